@@ -1,0 +1,3 @@
+module github.com/openfgs/openfgs
+
+go 1.26
