@@ -1,6 +1,8 @@
 package fgs
 
 import (
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -166,3 +168,45 @@ func (f *Function) Key() Key { return Key{Project: f.Project, Package: f.Package
 // CPUFor returns the CPU share, in millicores, that FunctionGraph gives a
 // function of memoryMB: memory/128*100 + 200.
 func CPUFor(memoryMB int32) int32 { return memoryMB/128*100 + 200 }
+
+// Clone returns a deep copy of f.
+func (f *Function) Clone() *Function {
+	c := *f
+	c.DependVersionList = slices.Clone(f.DependVersionList)
+	c.Config = f.Config.clone()
+	return &c
+}
+
+func (c Config) clone() Config {
+	c.GPUMemory = clonePtr(c.GPUMemory)
+	if v := c.FuncVpc; v != nil {
+		v2 := *v
+		v2.SecurityGroups = slices.Clone(v.SecurityGroups)
+		v2.IsSafety = clonePtr(v.IsSafety)
+		c.FuncVpc = &v2
+	}
+	if m := c.MountConfig; m != nil {
+		m2 := MountConfig{MountUser: clonePtr(m.MountUser), FuncMounts: slices.Clone(m.FuncMounts)}
+		c.MountConfig = &m2
+	}
+	if ci := c.CustomImage; ci != nil {
+		ci2 := *ci
+		ci2.Enabled, ci2.IsPublic = clonePtr(ci.Enabled), clonePtr(ci.IsPublic)
+		c.CustomImage = &ci2
+	}
+	c.LogConfig = clonePtr(c.LogConfig)
+	if n := c.NetworkController; n != nil {
+		n2 := NetworkControl{DisablePublicNetwork: clonePtr(n.DisablePublicNetwork), TriggerAccessVpcs: slices.Clone(n.TriggerAccessVpcs)}
+		c.NetworkController = &n2
+	}
+	c.LTSCustomTag = maps.Clone(c.LTSCustomTag)
+	return c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}

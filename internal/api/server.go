@@ -1,0 +1,275 @@
+// Package api serves the FunctionGraph v2 REST API (and the small part of
+// IAM the SDK needs): the route table, one file per resource, request
+// authentication and project scoping, and the mapping of errors to FSS
+// error bodies.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/openfgs/openfgs/internal/auth"
+	"github.com/openfgs/openfgs/internal/fgs"
+)
+
+// Options configure a Server.
+type Options struct {
+	Store  fgs.Store
+	Code   fgs.CodeStore
+	Verify *auth.Verifier
+	Tokens *auth.Tokens
+	Region string
+	Limits fgs.Limits
+	Logger *slog.Logger
+	Now    func() time.Time // nil = time.Now
+}
+
+// Server is the API's HTTP handler.
+type Server struct {
+	Options
+	mux   *http.ServeMux
+	locks digestLocks
+	views viewCache
+}
+
+// New returns a Server.
+func New(o Options) *Server {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{Options: o, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// Body size limits. A code upload carries up to 50 MB of package as
+// base64 plus the JSON around it; other bodies are small.
+const (
+	maxCodeBytes   = 50 << 20
+	maxInlineBytes = 10 << 10
+	maxCodeBody    = maxCodeBytes/3*4 + 1<<20
+	maxSmallBody   = 1 << 20
+)
+
+// routes is the route table: every endpoint the server answers.
+func (s *Server) routes() {
+	// Unauthenticated.
+	s.mux.HandleFunc("GET /health", s.health)
+	s.open("POST /v3/auth/tokens", maxSmallBody, s.issueToken)
+
+	// IAM: the SDK's project lookup.
+	s.signed("GET /v3/projects", 0, s.listProjects)
+
+	// FunctionGraph v2, scoped to the path's project.
+	const fns = "/v2/{project_id}/fgs/functions"
+	s.project("GET "+fns, 0, s.listFunctions)
+	s.project("POST "+fns, maxCodeBody, s.createFunction)
+	s.project("DELETE "+fns+"/{urn}", 0, s.deleteFunction)
+	s.project("GET "+fns+"/{urn}/code", 0, s.showFunctionCode)
+	s.project("PUT "+fns+"/{urn}/code", maxCodeBody, s.updateFunctionCode)
+	s.project("GET "+fns+"/{urn}/config", 0, s.showFunctionConfig)
+	s.project("PUT "+fns+"/{urn}/config", maxSmallBody, s.updateFunctionConfig)
+	s.project("PUT "+fns+"/{urn}/config-max-instance", maxSmallBody, s.updateMaxInstances)
+	s.project("GET /v2/{project_id}/fgs/quotas", 0, s.listQuotas)
+
+	// Everything else: FSS bodies instead of ServeMux's plain text.
+	s.mux.HandleFunc("/", s.notFound)
+}
+
+// ServeHTTP gives every response an X-Request-Id and answers unknown
+// routes with FSS bodies.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Request-Id", newRequestID())
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	r2 := r.Clone(r.Context())
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
+		r2.Method = m
+		if _, p := s.mux.Handler(r2); p != "/" && m != r.Method {
+			writeError(w, r, s.Logger, fgs.Errorf(fgs.Invalid, "FSS.0405", "method %s is not allowed on %s", r.Method, r.URL.Path))
+			return
+		}
+	}
+	writeError(w, r, s.Logger, fgs.Errorf(fgs.NotFound, "FSS.0404", "no API at %s %s", r.Method, r.URL.Path))
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"status":"ok"}`)
+}
+
+// call is what a handler gets besides the ResponseWriter and Request.
+type call struct {
+	ID        string
+	Body      []byte
+	Principal fgs.Principal
+	URNDef    fgs.URNDefaults // fills shortened URNs
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
+
+type authMode int
+
+const (
+	authNone    authMode = iota // no credentials needed
+	authAny                     // signed or token
+	authProject                 // signed or token, scoped to {project_id}
+)
+
+func (s *Server) open(pattern string, maxBody int64, h handlerFunc) {
+	s.mux.Handle(pattern, s.wrap(authNone, maxBody, h))
+}
+
+func (s *Server) signed(pattern string, maxBody int64, h handlerFunc) {
+	s.mux.Handle(pattern, s.wrap(authAny, maxBody, h))
+}
+
+func (s *Server) project(pattern string, maxBody int64, h handlerFunc) {
+	s.mux.Handle(pattern, s.wrap(authProject, maxBody, h))
+}
+
+// wrap reads the body (bounded), authenticates, checks the project scope
+// and turns a handler's error into an FSS body.
+func (s *Server) wrap(mode authMode, maxBody int64, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := &call{ID: w.Header().Get("X-Request-Id")}
+		if err := s.prepare(r, c, mode, maxBody); err != nil {
+			writeError(w, r, s.Logger, err)
+			return
+		}
+		if err := h(w, r, c); err != nil {
+			writeError(w, r, s.Logger, err)
+		}
+	})
+}
+
+func (s *Server) prepare(r *http.Request, c *call, mode authMode, maxBody int64) error {
+	body, err := readBody(r, maxBody)
+	if err != nil {
+		return err
+	}
+	c.Body = body
+	if mode == authNone {
+		return nil
+	}
+	p, err := s.authenticate(r.Context(), r, body)
+	if err != nil {
+		return err
+	}
+	c.Principal = p
+	c.URNDef = fgs.URNDefaults{Region: s.Region, Project: p.Project}
+	if mode != authProject {
+		return nil
+	}
+	if pid := r.PathValue("project_id"); pid != p.Project {
+		return fgs.Errorf(fgs.Forbidden, "FSS.0403", "the credential is not allowed to access project %q", trimForMsg(pid))
+	}
+	if hp := r.Header.Get("X-Project-Id"); hp != "" && hp != p.Project {
+		return fgs.Errorf(fgs.Forbidden, "FSS.0403", "X-Project-Id %q does not match the credential's project", trimForMsg(hp))
+	}
+	return nil
+}
+
+// authenticate accepts an AK/SK signature (Authorization) or a token
+// (X-Auth-Token).
+func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte) (fgs.Principal, error) {
+	if r.Header.Get("Authorization") != "" {
+		cred, err := s.Verify.Verify(ctx, r, body)
+		if err != nil {
+			return fgs.Principal{}, err
+		}
+		return fgs.Principal{Project: cred.Project, AccessKey: cred.AccessKey}, nil
+	}
+	if tok := r.Header.Get("X-Auth-Token"); tok != "" {
+		cl, err := s.Tokens.Verify(tok)
+		if err != nil {
+			return fgs.Principal{}, err
+		}
+		// A token outlives nothing it was issued for: the project must
+		// still exist.
+		if _, err := s.Store.Project(ctx, cl.Project); err != nil {
+			if fgs.Is(err, fgs.NotFound) {
+				return fgs.Principal{}, fgs.Errorf(fgs.Unauthorized, "FSS.0401", "the token's project no longer exists")
+			}
+			return fgs.Principal{}, err
+		}
+		return fgs.Principal{Project: cl.Project, Domain: cl.Domain, User: cl.User}, nil
+	}
+	return fgs.Principal{}, fgs.Errorf(fgs.Unauthorized, "FSS.0401", "the request is not authenticated: sign it with an AK/SK or send X-Auth-Token")
+}
+
+// readBody reads at most max bytes of r's body. A larger body is refused
+// before any of it is parsed.
+func readBody(r *http.Request, max int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if max <= 0 {
+		max = maxSmallBody
+	}
+	if r.ContentLength > max {
+		return nil, bodyTooLarge(max)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		return nil, fgs.E(fgs.Invalid, fgs.Code("FSS.0400"), fgs.Msg("could not read the request body"), err)
+	}
+	if int64(len(b)) > max {
+		return nil, bodyTooLarge(max)
+	}
+	return b, nil
+}
+
+func bodyTooLarge(max int64) error {
+	if max >= maxCodeBody {
+		return fgs.Errorf(fgs.TooLarge, "FSS.1071", "the request body is larger than %d MB: a code package may be at most 50 MB", max>>20)
+	}
+	return fgs.Errorf(fgs.TooLarge, "FSS.0413", "the request body is larger than %d bytes", max)
+}
+
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+func trimForMsg(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+// queryInt parses an optional integer query value.
+func queryInt(r *http.Request, name string) (int64, bool, error) {
+	q := r.URL.Query()
+	if !q.Has(name) || q.Get(name) == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(q.Get(name), 10, 64)
+	if err != nil {
+		return 0, false, fgs.Errorf(fgs.Invalid, "FSS.1001", "query parameter %s=%q is not an integer", name, trimForMsg(q.Get(name)))
+	}
+	return n, true, nil
+}

@@ -1,0 +1,190 @@
+// Package config is the one place that reads openfgs's settings: defaults,
+// then FGS_* environment variables, then command-line flags. It validates
+// loudly: a bad value is an error, never a silent fallback.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Server is the configuration of `fgs server`.
+type Server struct {
+	Listen  string // host:port of the API
+	DataDir string // everything the server keeps: metadata, code, keys
+	Region  string // region name in URNs and the bootstrap project's name
+
+	ClockSkew       time.Duration // allowed |now - X-Sdk-Date|
+	ShutdownTimeout time.Duration // graceful stop budget on SIGTERM
+	LogLevel        string        // debug, info, warn, error
+
+	QuotaFunctions  int   // functions per project
+	QuotaCodeSizeMB int64 // code storage per project, MB
+
+	Bootstrap Bootstrap
+}
+
+// Bootstrap is the credential the first start creates. Empty fields are
+// generated and printed once.
+type Bootstrap struct {
+	AccessKey  string
+	SecretKey  string
+	ProjectID  string
+	DomainName string
+	UserName   string
+	Password   string
+}
+
+// Default returns the defaults.
+func Default() Server {
+	return Server{
+		Listen:          "127.0.0.1:8000",
+		DataDir:         "./fgs-data",
+		Region:          "cn-north-4",
+		ClockSkew:       15 * time.Minute,
+		ShutdownTimeout: 30 * time.Second,
+		LogLevel:        "info",
+		QuotaFunctions:  400,
+		QuotaCodeSizeMB: 20480,
+		Bootstrap:       Bootstrap{DomainName: "openfgs", UserName: "admin"},
+	}
+}
+
+// FromEnv returns the defaults overridden by FGS_* variables read through
+// getenv.
+func FromEnv(getenv func(string) string) (Server, error) {
+	c := Default()
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	dur := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %v", name, v, err))
+				return
+			}
+			*dst = d
+		}
+	}
+	num := func(name string, dst *int64) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not an integer", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	str("FGS_LISTEN", &c.Listen)
+	str("FGS_DATA_DIR", &c.DataDir)
+	str("FGS_REGION", &c.Region)
+	str("FGS_LOG_LEVEL", &c.LogLevel)
+	dur("FGS_CLOCK_SKEW", &c.ClockSkew)
+	dur("FGS_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	qf := int64(c.QuotaFunctions)
+	num("FGS_QUOTA_FUNCTIONS", &qf)
+	c.QuotaFunctions = int(qf)
+	num("FGS_QUOTA_CODE_SIZE", &c.QuotaCodeSizeMB)
+	str("FGS_ACCESS_KEY", &c.Bootstrap.AccessKey)
+	str("FGS_SECRET_KEY", &c.Bootstrap.SecretKey)
+	str("FGS_PROJECT_ID", &c.Bootstrap.ProjectID)
+	str("FGS_DOMAIN_NAME", &c.Bootstrap.DomainName)
+	str("FGS_USER", &c.Bootstrap.UserName)
+	str("FGS_PASSWORD", &c.Bootstrap.Password)
+	return c, errors.Join(errs...)
+}
+
+// Flags registers c's flags on fs, with c's current values as defaults.
+func (c *Server) Flags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address the API listens on (FGS_LISTEN)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder for all state (FGS_DATA_DIR)")
+	fs.StringVar(&c.Region, "region", c.Region, "region name used in URNs and for the first project (FGS_REGION)")
+	fs.DurationVar(&c.ClockSkew, "clock-skew", c.ClockSkew, "allowed difference between X-Sdk-Date and the server clock (FGS_CLOCK_SKEW)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful stop may take (FGS_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (FGS_LOG_LEVEL)")
+	fs.IntVar(&c.QuotaFunctions, "quota-functions", c.QuotaFunctions, "functions per project (FGS_QUOTA_FUNCTIONS)")
+	fs.Int64Var(&c.QuotaCodeSizeMB, "quota-code-size", c.QuotaCodeSizeMB, "code storage per project in MB (FGS_QUOTA_CODE_SIZE)")
+}
+
+// Validate reports every bad value at once.
+func (c *Server) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen %q: %v", c.Listen, err))
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		errs = append(errs, errors.New("data-dir is empty"))
+	}
+	if !validRegion(c.Region) {
+		errs = append(errs, fmt.Errorf("region %q: use letters, digits and '-'", c.Region))
+	}
+	if c.ClockSkew < 0 {
+		errs = append(errs, fmt.Errorf("clock-skew %v is negative", c.ClockSkew))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("shutdown-timeout %v must be positive", c.ShutdownTimeout))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.QuotaFunctions < 1 {
+		errs = append(errs, fmt.Errorf("quota-functions %d must be at least 1", c.QuotaFunctions))
+	}
+	if c.QuotaCodeSizeMB < 1 {
+		errs = append(errs, fmt.Errorf("quota-code-size %d must be at least 1 MB", c.QuotaCodeSizeMB))
+	}
+	b := c.Bootstrap
+	if (b.AccessKey == "") != (b.SecretKey == "") {
+		errs = append(errs, errors.New("FGS_ACCESS_KEY and FGS_SECRET_KEY must be set together"))
+	}
+	if b.AccessKey != "" && (len(b.AccessKey) < 8 || len(b.AccessKey) > 128 || strings.ContainsAny(b.AccessKey, " ,=/")) {
+		errs = append(errs, errors.New("FGS_ACCESS_KEY: use 8-128 characters without spaces, ',', '=' or '/'"))
+	}
+	if b.SecretKey != "" && len(b.SecretKey) < 16 {
+		errs = append(errs, errors.New("FGS_SECRET_KEY: use at least 16 characters"))
+	}
+	if b.ProjectID != "" && !validID(b.ProjectID) {
+		errs = append(errs, fmt.Errorf("FGS_PROJECT_ID %q: use 1-64 letters, digits, '-' or '_'", b.ProjectID))
+	}
+	if b.DomainName == "" || b.UserName == "" {
+		errs = append(errs, errors.New("FGS_DOMAIN_NAME and FGS_USER must not be empty"))
+	}
+	return errors.Join(errs...)
+}
+
+func validRegion(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func validID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '-' || c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
