@@ -11,9 +11,12 @@ import (
 	"syscall"
 
 	"github.com/openfgs/openfgs/internal/cli"
+	"github.com/openfgs/openfgs/internal/sandbox"
 )
 
 func main() {
+	// A sandbox's init step is this binary re-executed; it never returns.
+	sandbox.InitMain()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := cli.Run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

@@ -512,6 +512,9 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, c *call)
 	if err := s.Store.DeleteFunction(r.Context(), f.Key()); err != nil {
 		return err
 	}
+	if s.Invoker != nil {
+		s.Invoker.Forget(f.Key())
+	}
 	s.deleteCodeIfUnused(r.Context(), f.Digest)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -24,10 +24,13 @@ type Options struct {
 	Code   fgs.CodeStore
 	Verify *auth.Verifier
 	Tokens *auth.Tokens
-	Region string
-	Limits fgs.Limits
-	Logger *slog.Logger
-	Now    func() time.Time // nil = time.Now
+	// Invoker runs functions; nil: the server manages functions but does
+	// not run them.
+	Invoker fgs.Invoker
+	Region  string
+	Limits  fgs.Limits
+	Logger  *slog.Logger
+	Now     func() time.Time // nil = time.Now
 }
 
 // Server is the API's HTTP handler.
@@ -80,6 +83,7 @@ func (s *Server) routes() {
 	s.project("PUT "+fns+"/{urn}/config", maxSmallBody, s.updateFunctionConfig)
 	s.project("PUT "+fns+"/{urn}/config-max-instance", maxSmallBody, s.updateMaxInstances)
 	s.project("GET /v2/{project_id}/fgs/quotas", 0, s.listQuotas)
+	s.project("POST "+fns+"/{urn}/invocations", maxInvokeBody, s.invokeFunction)
 
 	// Everything else: FSS bodies instead of ServeMux's plain text.
 	s.mux.HandleFunc("/", s.notFound)
@@ -232,6 +236,9 @@ func readBody(r *http.Request, max int64) ([]byte, error) {
 }
 
 func bodyTooLarge(max int64) error {
+	if max == maxInvokeBody {
+		return fgs.Errorf(fgs.TooLarge, "FSS.1201", "the request body is larger than 6 MB, the most a synchronous invocation takes")
+	}
 	if max >= maxCodeBody {
 		return fgs.Errorf(fgs.TooLarge, "FSS.1071", "the request body is larger than %d MB: a code package may be at most 50 MB", max>>20)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,7 +18,10 @@ import (
 	"github.com/openfgs/openfgs/internal/auth"
 	codefs "github.com/openfgs/openfgs/internal/codestore/fs"
 	"github.com/openfgs/openfgs/internal/config"
+	"github.com/openfgs/openfgs/internal/executor"
 	"github.com/openfgs/openfgs/internal/fgs"
+	"github.com/openfgs/openfgs/internal/logs"
+	"github.com/openfgs/openfgs/internal/sandbox"
 	"github.com/openfgs/openfgs/internal/store/cache"
 )
 
@@ -47,6 +51,51 @@ func newLogger(level string, w interface{ Write([]byte) (int, error) }) *slog.Lo
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
+// newExecutor sets up running functions. Sandboxes bind folders of the
+// run dir, so the data dir becomes searchable (not readable) by others;
+// its secrets are files of mode 0600.
+func newExecutor(cfg config.Server, dir string, code fgs.CodeStore, logStore *logs.Store, logger *slog.Logger) (*executor.Executor, error) {
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return nil, err
+	}
+	runDir := filepath.Join(dir, "run")
+	if err := os.MkdirAll(runDir, 0o711); err != nil {
+		return nil, err
+	}
+	os.Chmod(runDir, 0o711)
+	kinds, err := runtimeKinds(filepath.Join(runDir, "runtime"))
+	if err != nil {
+		return nil, err
+	}
+	opt := executor.Options{
+		RunDir: runDir, Code: code, Logs: logStore, Kinds: kinds, Region: cfg.Region, Logger: logger,
+		IdleTimeout: cfg.IdleTimeout, QueueTimeout: cfg.QueueTimeout, MemoryBudgetMB: cfg.MemoryBudgetMB,
+		Prestart: cfg.Prestart,
+	}
+	if opt.Prestart == 0 {
+		opt.Prestart = -1
+	}
+	if err := sandbox.Supported(); err != nil {
+		opt.Unavailable = fmt.Errorf("this node cannot sandbox functions: %w", err)
+		opt.Prestart = -1
+		logger.Warn("functions will not run on this node", "reason", err)
+	}
+	ex, err := executor.New(opt)
+	if err != nil {
+		return nil, err
+	}
+	var serves, lacks []string
+	for _, rt := range ex.Runtimes() {
+		if err := kinds[rt].Available(rt); err != nil || opt.Unavailable != nil {
+			lacks = append(lacks, rt)
+		} else {
+			serves = append(serves, rt)
+		}
+	}
+	logger.Info("runtimes", "serves", strings.Join(serves, ","), "unavailable", strings.Join(lacks, ","))
+	return ex, nil
+}
+
 func runServer(ctx context.Context, cfg config.Server, stderr interface{ Write([]byte) (int, error) }) error {
 	logger := newLogger(cfg.LogLevel, stderr)
 	dir, err := filepath.Abs(cfg.DataDir)
@@ -69,15 +118,26 @@ func runServer(ctx context.Context, cfg config.Server, stderr interface{ Write([
 	if err := bootstrap(ctx, st, dir, cfg, stderr); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	logStore, err := logs.Open(filepath.Join(dir, "logs"), int64(cfg.LogBudgetMB)<<20, logger)
+	if err != nil {
+		return err
+	}
+	defer logStore.Close(context.WithoutCancel(ctx))
+	ex, err := newExecutor(cfg, dir, code, logStore, logger)
+	if err != nil {
+		return err
+	}
+	defer ex.Close(context.WithoutCancel(ctx))
 	cached := cache.New(st, cache.DefaultTTL)
 	srv := api.New(api.Options{
-		Store:  cached,
-		Code:   code,
-		Verify: &auth.Verifier{Lookup: cached.Credential, MaxSkew: cfg.ClockSkew},
-		Tokens: &auth.Tokens{Key: key, TTL: 24 * time.Hour},
-		Region: cfg.Region,
-		Limits: fgs.Limits{MaxFunctions: cfg.QuotaFunctions, MaxCodeBytes: cfg.QuotaCodeSizeMB << 20},
-		Logger: logger,
+		Store:   cached,
+		Invoker: ex,
+		Code:    code,
+		Verify:  &auth.Verifier{Lookup: cached.Credential, MaxSkew: cfg.ClockSkew},
+		Tokens:  &auth.Tokens{Key: key, TTL: 24 * time.Hour},
+		Region:  cfg.Region,
+		Limits:  fgs.Limits{MaxFunctions: cfg.QuotaFunctions, MaxCodeBytes: cfg.QuotaCodeSizeMB << 20},
+		Logger:  logger,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

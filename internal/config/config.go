@@ -27,6 +27,12 @@ type Server struct {
 	QuotaFunctions  int   // functions per project
 	QuotaCodeSizeMB int64 // code storage per project, MB
 
+	IdleTimeout    time.Duration // an idle instance stops after this
+	QueueTimeout   time.Duration // how long an invocation waits for a busy function
+	MemoryBudgetMB int           // instance memory on this node; 0 = half the RAM
+	Prestart       int           // pre-started generic instances per runtime; 0 = none
+	LogBudgetMB    int           // invocation logs kept per function, MB
+
 	Bootstrap Bootstrap
 }
 
@@ -52,6 +58,10 @@ func Default() Server {
 		LogLevel:        "info",
 		QuotaFunctions:  400,
 		QuotaCodeSizeMB: 20480,
+		IdleTimeout:     2 * time.Minute,
+		QueueTimeout:    time.Second,
+		Prestart:        1,
+		LogBudgetMB:     8,
 		Bootstrap:       Bootstrap{DomainName: "openfgs", UserName: "admin"},
 	}
 }
@@ -96,6 +106,13 @@ func FromEnv(getenv func(string) string) (Server, error) {
 	num("FGS_QUOTA_FUNCTIONS", &qf)
 	c.QuotaFunctions = int(qf)
 	num("FGS_QUOTA_CODE_SIZE", &c.QuotaCodeSizeMB)
+	dur("FGS_IDLE_TIMEOUT", &c.IdleTimeout)
+	dur("FGS_QUEUE_TIMEOUT", &c.QueueTimeout)
+	for name, dst := range map[string]*int{"FGS_MEMORY_BUDGET": &c.MemoryBudgetMB, "FGS_PRESTART": &c.Prestart, "FGS_LOG_BUDGET": &c.LogBudgetMB} {
+		n := int64(*dst)
+		num(name, &n)
+		*dst = int(n)
+	}
 	str("FGS_ACCESS_KEY", &c.Bootstrap.AccessKey)
 	str("FGS_SECRET_KEY", &c.Bootstrap.SecretKey)
 	str("FGS_PROJECT_ID", &c.Bootstrap.ProjectID)
@@ -115,6 +132,11 @@ func (c *Server) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (FGS_LOG_LEVEL)")
 	fs.IntVar(&c.QuotaFunctions, "quota-functions", c.QuotaFunctions, "functions per project (FGS_QUOTA_FUNCTIONS)")
 	fs.Int64Var(&c.QuotaCodeSizeMB, "quota-code-size", c.QuotaCodeSizeMB, "code storage per project in MB (FGS_QUOTA_CODE_SIZE)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "stop an instance idle this long (FGS_IDLE_TIMEOUT)")
+	fs.DurationVar(&c.QueueTimeout, "queue-timeout", c.QueueTimeout, "how long an invocation waits when all instances are busy before it is throttled (FGS_QUEUE_TIMEOUT)")
+	fs.IntVar(&c.MemoryBudgetMB, "memory-budget", c.MemoryBudgetMB, "MB of instance memory this node may use; 0 = half the RAM (FGS_MEMORY_BUDGET)")
+	fs.IntVar(&c.Prestart, "prestart", c.Prestart, "pre-started generic instances per runtime that supports them; 0 = none (FGS_PRESTART)")
+	fs.IntVar(&c.LogBudgetMB, "log-budget", c.LogBudgetMB, "MB of invocation logs kept per function (FGS_LOG_BUDGET)")
 }
 
 // Validate reports every bad value at once.
@@ -145,6 +167,21 @@ func (c *Server) Validate() error {
 	}
 	if c.QuotaCodeSizeMB < 1 {
 		errs = append(errs, fmt.Errorf("quota-code-size %d must be at least 1 MB", c.QuotaCodeSizeMB))
+	}
+	if c.IdleTimeout < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("idle-timeout %v must be at least 100ms", c.IdleTimeout))
+	}
+	if c.QueueTimeout < 0 {
+		errs = append(errs, fmt.Errorf("queue-timeout %v is negative", c.QueueTimeout))
+	}
+	if c.MemoryBudgetMB < 0 {
+		errs = append(errs, fmt.Errorf("memory-budget %d is negative", c.MemoryBudgetMB))
+	}
+	if c.Prestart < 0 || c.Prestart > 64 {
+		errs = append(errs, fmt.Errorf("prestart %d: use 0 to 64", c.Prestart))
+	}
+	if c.LogBudgetMB < 1 {
+		errs = append(errs, fmt.Errorf("log-budget %d must be at least 1 MB", c.LogBudgetMB))
 	}
 	b := c.Bootstrap
 	if (b.AccessKey == "") != (b.SecretKey == "") {

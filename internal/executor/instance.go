@@ -1,0 +1,305 @@
+package executor
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/openfgs/openfgs/internal/runtime"
+	"github.com/openfgs/openfgs/internal/sandbox"
+)
+
+// instance is one running copy of a function (or a generic instance not
+// yet given one). Its state and counters are guarded by its pool's mu.
+type instance struct {
+	id   string
+	kind runtime.Kind
+	pool *pool // nil while generic
+
+	st       state
+	inflight int
+	lastUsed time.Time
+
+	memMB      int // the instance's memory limit
+	reservedMB int // its share of the node budget still held (guarded by Executor.mu)
+
+	box     Box
+	proc    *process
+	conn    runtime.Conn
+	codeDir string // a per-instance code folder (generic instances), removed on stop
+
+	outMu  sync.Mutex
+	outLog io.Writer // where stray output goes: the invocation in flight
+
+	stopOnce sync.Once
+}
+
+// Box is a started sandbox as the executor uses it.
+type Box interface {
+	Done() <-chan struct{}
+	Wait() sandbox.Exit
+	Stop(ctx context.Context, grace time.Duration) sandbox.Exit
+	MemoryUsage() (int64, error)
+	SetMemoryLimit(bytes int64) error
+	Pid() int
+}
+
+// StartFunc starts a sandbox.
+type StartFunc func(ctx context.Context, spec sandbox.Spec) (Box, error)
+
+func startSandboxed(ctx context.Context, spec sandbox.Spec) (Box, error) {
+	return sandbox.Start(ctx, spec, nil)
+}
+
+func newInstanceID() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return "i-" + hex.EncodeToString(b[:])
+}
+
+// instanceSpec is what an instance needs beyond its Program.
+type instanceSpec struct {
+	codeDir string // host folder bound at /opt/function/code
+	memMB   int
+	cpu     int // millicores
+	tmpMB   int
+	ownNet  bool
+	prog    runtime.Program
+	fn      *runtime.Function // nil for a generic instance
+}
+
+// startInstance starts a sandbox running spec.prog and attaches its
+// runtime. It does not load the function.
+func (e *Executor) startInstance(ctx context.Context, kind runtime.Kind, spec instanceSpec) (*instance, error) {
+	in := &instance{id: newInstanceID(), kind: kind, memMB: spec.memMB, codeDir: "", st: starting}
+	var toClose []*os.File
+	defer func() {
+		for _, f := range toClose {
+			f.Close()
+		}
+	}()
+	pipe := func() (r, w *os.File, err error) {
+		r, w, err = os.Pipe()
+		if err == nil {
+			toClose = append(toClose, r, w)
+		}
+		return
+	}
+	reqR, reqW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	frR, frW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	var ro []sandbox.Mount
+	for _, p := range spec.prog.ReadOnly {
+		ro = append(ro, sandbox.Mount{Source: p, Target: p})
+	}
+	net := sandbox.NetworkHost
+	if spec.ownNet || spec.prog.OwnNetwork {
+		net = sandbox.NetworkNone
+	}
+	sspec := sandbox.Spec{
+		ID:          in.id,
+		Path:        spec.prog.Path,
+		Args:        spec.prog.Args,
+		Env:         spec.prog.Env,
+		Dir:         spec.prog.Dir,
+		CodeDir:     spec.codeDir,
+		ExtraRO:     ro,
+		Hostname:    in.id,
+		TmpSize:     int64(spec.tmpMB) << 20,
+		MemoryBytes: int64(spec.memMB) << 20,
+		Pids:        1024,
+		CPUShares:   sandbox.SharesFromMillicores(int64(spec.cpu)),
+		Network:     net,
+		Stdout:      outW,
+		Stderr:      outW,
+	}
+	if spec.prog.Pipes {
+		sspec.ExtraFiles = []*os.File{reqR, frW}
+	}
+	box, err := e.opt.StartInstance(ctx, sspec)
+	if err != nil {
+		return nil, err
+	}
+	// Our ends stay open; the child's ends close with the deferred loop.
+	toClose = []*os.File{reqR, frW, outW}
+	in.box = box
+	in.proc = &process{output: outR, pid: box.Pid()}
+	if spec.prog.Pipes {
+		in.proc.requests, in.proc.frames = reqW, frR
+	} else {
+		reqW.Close()
+		frR.Close()
+	}
+	go in.pumpOutput()
+	go e.watch(in)
+	conn, err := kind.Attach(ctx, in.proc, spec.fn)
+	if err != nil {
+		in.stop(e, stopFailed)
+		return nil, err
+	}
+	in.conn = conn
+	return in, nil
+}
+
+// watch drops an instance whose sandbox ends on its own (a crash, an OOM
+// kill, or a program that exits): a busy one is dropped by the invocation
+// that sees its connection fail, an idle or generic one here.
+func (e *Executor) watch(in *instance) {
+	<-in.box.Done()
+	e.mu.Lock()
+	for k, list := range e.generic {
+		for i, g := range list {
+			if g == in {
+				e.generic[k] = append(list[:i:i], list[i+1:]...)
+			}
+		}
+	}
+	p := in.pool
+	e.mu.Unlock()
+	if p != nil {
+		p.mu.Lock()
+		if in.st == idle {
+			p.removeLocked(in)
+			p.broadcastLocked()
+		}
+		p.mu.Unlock()
+	}
+	go in.stop(e, stopBroken)
+}
+
+// pumpOutput forwards what the instance writes to stdout and stderr
+// outside the frame protocol to the invocation in flight.
+func (in *instance) pumpOutput() {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := in.proc.output.Read(buf)
+		if n > 0 {
+			in.outMu.Lock()
+			if in.outLog != nil {
+				in.outLog.Write(buf[:n])
+			}
+			in.outMu.Unlock()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (in *instance) setOutput(w io.Writer) {
+	in.outMu.Lock()
+	in.outLog = w
+	in.outMu.Unlock()
+}
+
+// stopReason says why an instance stops.
+type stopReason string
+
+const (
+	stopIdle     stopReason = "idle"
+	stopRetired  stopReason = "new code or configuration"
+	stopEvicted  stopReason = "memory budget"
+	stopBroken   stopReason = "broken"
+	stopFailed   stopReason = "failed to start"
+	stopShutdown stopReason = "shutdown"
+)
+
+// stop ends the instance: closes its connection, stops the sandbox
+// (SIGTERM, then SIGKILL after a grace period), removes its folder and
+// gives back its budget. It runs once.
+func (in *instance) stop(e *Executor, why stopReason) {
+	in.stopOnce.Do(func() {
+		if in.conn != nil {
+			in.conn.Close()
+		}
+		grace := 2 * time.Second
+		if why == stopBroken || why == stopFailed {
+			grace = 0
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), grace+5*time.Second)
+		exit := in.box.Stop(ctx, grace)
+		cancel()
+		in.proc.close()
+		if in.codeDir != "" {
+			os.RemoveAll(in.codeDir)
+		}
+		e.release(in)
+		e.logger.Debug("instance stopped", "instance_id", in.id, "reason", string(why), "exit", exit.String())
+	})
+}
+
+// exitFault turns how a broken instance ended into a function error.
+func (in *instance) exitFault() *runtime.FuncError {
+	select {
+	case <-in.box.Done():
+	case <-time.After(200 * time.Millisecond):
+		return &runtime.FuncError{Code: runtime.ErrExited, Type: "RuntimeExited", Message: "runtime process is exited: it stopped answering"}
+	}
+	x := in.box.Wait()
+	if x.OOMKilled {
+		return &runtime.FuncError{Code: runtime.ErrOOM, Type: "MemoryLimitExceeded", Message: "runtime memory limit exceeded"}
+	}
+	return &runtime.FuncError{Code: runtime.ErrExited, Type: "RuntimeExited", Message: "runtime process is exited: " + x.String()}
+}
+
+// boundedLog collects one invocation's log, keeping its first max bytes
+// and counting the rest.
+type boundedLog struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	max     int
+	dropped int
+}
+
+func (b *boundedLog) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	room := b.max - b.buf.Len()
+	if room >= len(p) {
+		b.buf.Write(p)
+	} else {
+		if room > 0 {
+			b.buf.Write(p[:room])
+		}
+		b.dropped += len(p) - max(room, 0)
+	}
+	return len(p), nil
+}
+
+func (b *boundedLog) bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := bytes.Clone(b.buf.Bytes())
+	if b.dropped > 0 {
+		out = append(out, []byte("... ("+itoa(b.dropped)+" more bytes of log dropped)\n")...)
+	}
+	return out
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}

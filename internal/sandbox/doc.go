@@ -1,0 +1,60 @@
+// Package sandbox starts function instances as isolated process trees: own
+// namespaces, an unprivileged uid, a read-only code folder, a private bounded
+// /tmp, and cgroup limits.
+//
+// # How an instance is built
+//
+// The supervisor (the fgs process, running as root) creates the instance's
+// cgroups, then re-executes its own binary with a marker in new user, pid,
+// mount, ipc and uts namespaces (plus a net namespace for NetworkNone).
+// main must call [InitMain] first thing: in the re-executed child it takes
+// over and never returns; everywhere else it returns at once.
+//
+// The child ("init") refuses to do anything unless it is pid 1 of a fresh pid
+// namespace and its mount, pid and user namespaces all differ from the
+// supervisor's (whose namespace ids arrive in an environment variable). Only
+// then does it make / MS_REC|MS_PRIVATE and build the new root in a tmpfs:
+// read-only binds of /usr (and /lib*, /bin, /sbin as on the host), a
+// minimal /etc, the code folder at /opt/function/code, a fresh /proc, a small
+// /dev and a bounded tmpfs /tmp. It pivots into that root and detaches the
+// old one. Every mount call therefore happens in a mount namespace that
+// nothing else uses; the supervisor itself never calls mount.
+//
+// # Users
+//
+// The user namespace maps container ids 0..65535 to host ids
+// 100000..165535. Init runs as container root (host uid 100000, powerful only
+// inside its own namespaces, and unable to read or search host folders that
+// are not open to others); the function runs as uid/gid 1000 (host
+// 101000) with no capabilities, no_new_privs, an empty capability bounding
+// set and no supplementary groups. Nested user namespaces are disabled
+// inside the sandbox (user.max_user_namespaces = 0 for its namespace).
+//
+// Init binds the code folder and other read-only sources by path inside its
+// own mount namespace (the kernel refuses a bind from an fd whose mount lives
+// in another namespace), so every folder on a source's path must be
+// searchable by others; Start checks this and says which folder is not.
+//
+// # The reaper
+//
+// Init stays as pid 1: it forks the function's program, reaps every orphan
+// that is reparented to it, and when the program exits it reports the
+// program's status to the supervisor over a pipe and exits, which makes the
+// kernel kill whatever is left in the pid namespace. Stop sends SIGTERM to
+// every process in the instance's cgroup and, at the deadline, SIGKILL to
+// init, which takes the whole namespace (setsid'd grandchildren included)
+// down with it. Init ignores SIGTERM itself, so a graceful stop is the
+// program's to handle.
+//
+// # cgroups
+//
+// One cgroup per instance in each of the memory, pids and cpu hierarchies
+// (v1: <mount>/openfgs/<ID>; on a pure v2 host: /sys/fs/cgroup/openfgs/<ID>).
+// The supervisor writes init's pid to cgroup.procs before init is allowed to
+// fork the program, so the program and all its descendants are born inside.
+// An OOM kill is detected from the cgroup's oom_kill counter, and the cgroups
+// are removed once the instance is gone.
+//
+// Everything here is Linux only; on other systems [Supported] and [Start]
+// return an error.
+package sandbox

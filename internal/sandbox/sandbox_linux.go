@@ -1,0 +1,643 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// pidsSlack is added to pids.max on top of Spec.Pids and init's own
+	// threads, so that a program that fills its pids budget can never stop
+	// the Go runtime in init from starting a thread it turns out to need.
+	pidsSlack = 2
+	// killWait bounds how long Stop waits for an instance to vanish after
+	// SIGKILL (only a process stuck in the kernel takes longer).
+	killWait = 10 * time.Second
+	// waitDelay bounds how long Wait keeps copying a non-file Stdout or
+	// Stderr after the instance is gone.
+	waitDelay = 2 * time.Second
+)
+
+// Sandbox is a started instance. Its methods are safe for concurrent use.
+type Sandbox struct {
+	id     string
+	logger *slog.Logger
+	cmd    *exec.Cmd
+	cg     *cgroup
+	pid    int // init, host view
+	prog   int // the program, host view (0 if unknown)
+
+	forced atomic.Bool
+	done   chan struct{} // closed when exit is final and the cgroups are gone
+	exit   Exit
+}
+
+// Supported reports whether this host can run sandboxes: root, user
+// namespaces, and the memory, pids and cpu cgroup controllers. It spawns
+// one short-lived process in fresh namespaces to prove they work. The
+// result is computed once.
+func Supported() error {
+	supportedOnce.Do(func() { supportedErr = supported() })
+	return supportedErr
+}
+
+var (
+	supportedOnce sync.Once
+	supportedErr  error
+)
+
+func supported() error {
+	if os.Geteuid() != 0 {
+		return errors.New("sandbox: the supervisor must run as root (it writes uid maps and cgroups)")
+	}
+	b, err := os.ReadFile("/proc/sys/user/max_user_namespaces")
+	if err != nil {
+		return fmt.Errorf("sandbox: user namespaces: %w", err)
+	}
+	if strings.TrimSpace(string(b)) == "0" {
+		return errors.New("sandbox: user namespaces are disabled (user.max_user_namespaces = 0)")
+	}
+	l, err := detectCgroups()
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	for _, d := range []string{l.memory, l.pids, l.cpu} {
+		if err := unix.Access(d, unix.W_OK); err != nil {
+			return fmt.Errorf("sandbox: cgroup hierarchy %s is not writable: %w", d, err)
+		}
+	}
+	probe := ""
+	for _, p := range []string{"/bin/true", "/usr/bin/true"} {
+		if _, err := os.Stat(p); err == nil {
+			probe = p
+			break
+		}
+	}
+	if probe == "" {
+		return nil // nothing harmless to run: trust the static checks
+	}
+	cmd := exec.Command(probe)
+	cmd.SysProcAttr = nsAttr(false)
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("sandbox: cannot start a process in new user, pid, mount, ipc and uts namespaces: %w", err)
+	}
+	return nil
+}
+
+// nsAttr is how init is cloned. Container ids 0..65535 map to host
+// HostIDBase.., so init is root only inside; Credential 0/0 makes it so (the
+// default would leave it the overflow uid without capabilities), and
+// setgroups is allowed so that its supplementary groups, inherited from the
+// supervisor (host root's), are cleared. Pdeathsig takes the instance down
+// if the supervisor dies.
+func nsAttr(newNet bool) *syscall.SysProcAttr {
+	flags := uintptr(syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS)
+	if newNet {
+		flags |= syscall.CLONE_NEWNET
+	}
+	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: HostIDBase, Size: idMapSize}}
+	return &syscall.SysProcAttr{
+		Cloneflags:                 flags,
+		UidMappings:                ids,
+		GidMappings:                ids,
+		GidMappingsEnableSetgroups: true,
+		Credential:                 &syscall.Credential{Uid: 0, Gid: 0},
+		Pdeathsig:                  syscall.SIGKILL,
+	}
+}
+
+// Start starts an instance and returns once its program is running (or
+// failed to start). ctx bounds the start only; the instance lives until it
+// exits or Stop is called. main must call InitMain first thing.
+//
+// Errors are *Error values: FaultFunction when the program or working
+// folder is unusable, FaultPlatform for everything else.
+func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err error) {
+	const op = "sandbox.Start"
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	spec, err = spec.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	logger = logger.With("instance_id", spec.ID)
+	if !initMainCalled.Load() {
+		return nil, platformErr(op, "main does not call sandbox.InitMain first, so this binary cannot serve as the sandbox init")
+	}
+	if os.Geteuid() != 0 {
+		return nil, platformErr(op, "the supervisor must run as root")
+	}
+	layout, err := detectCgroups()
+	if err != nil {
+		return nil, platformErr(op, "%w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, platformErr(op, "not started: %w", err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultStartBudget)
+		defer cancel()
+	}
+
+	// Everything init inherits beyond the program's ExtraFiles. The
+	// binary goes by fd because its folder may not be searchable by the
+	// shifted uid (go test builds under a 0700 folder).
+	var closers []*os.File
+	defer func() {
+		for _, f := range closers {
+			f.Close()
+		}
+	}()
+	exe, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, platformErr(op, "open own binary: %w", err)
+	}
+	closers = append(closers, exe)
+	var mounts []initMount
+	if spec.CodeDir != "" {
+		m, err := bindSource(spec.CodeDir, CodePath)
+		if err != nil {
+			return nil, platformErr(op, "code folder: %w", err)
+		}
+		if !m.Dir {
+			return nil, platformErr(op, "code folder %s is not a folder", spec.CodeDir)
+		}
+		mounts = append(mounts, m)
+	}
+	for _, x := range spec.ExtraRO {
+		m, err := bindSource(x.Source, x.Target)
+		if err != nil {
+			return nil, platformErr(op, "read-only mount at %s: %w", x.Target, err)
+		}
+		mounts = append(mounts, m)
+	}
+	slices.SortFunc(mounts, func(a, b initMount) int { return strings.Compare(a.Target, b.Target) })
+	ctlR, ctlW, err := os.Pipe()
+	if err != nil {
+		return nil, platformErr(op, "%w", err)
+	}
+	closers = append(closers, ctlR)
+	repR, repW, err := os.Pipe()
+	if err != nil {
+		ctlW.Close()
+		return nil, platformErr(op, "%w", err)
+	}
+	closers = append(closers, repW)
+	// Until init runs, a failure closes the parent's ends too.
+	early := func(err error) (*Sandbox, error) {
+		ctlW.Close()
+		repR.Close()
+		return nil, err
+	}
+
+	n := len(spec.ExtraFiles)
+	files := append(append([]*os.File(nil), spec.ExtraFiles...), ctlR, repW, exe)
+	cfg := initConfig{
+		Path: spec.Path, Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
+		Hostname: spec.Hostname, TmpSize: spec.TmpSize, NewNet: spec.Network == NetworkNone,
+		ExtraFiles: n, Mounts: mounts,
+	}
+	ns := make(map[string]string)
+	for _, name := range []string{"mnt", "pid", "user"} {
+		if ns[name], err = os.Readlink("/proc/self/ns/" + name); err != nil {
+			return early(platformErr(op, "%w", err))
+		}
+	}
+	exeFD := 3 + n + 2
+	env := fmt.Sprintf("%s=ctl=%d;rep=%d;exe=%d;mnt=%s;pid=%s;user=%s", initEnv, 3+n, 3+n+1, exeFD, ns["mnt"], ns["pid"], ns["user"])
+
+	cg, err := newCgroup(layout, spec.ID, cgroupLimits{memory: spec.MemoryBytes, cpuShares: spec.CPUShares})
+	if err != nil {
+		return early(platformErr(op, "create cgroups: %w", err))
+	}
+
+	cmd := &exec.Cmd{
+		Path: "/proc/self/fd/" + strconv.Itoa(exeFD),
+		Args: []string{initArg0},
+		// Init's own environment (the program's travels in the config).
+		// GORACE matters only to -race builds, whose runtime otherwise
+		// sleeps a second at every exit.
+		Env:         []string{env, "GOMAXPROCS=1", "GORACE=atexit_sleep_ms=0"},
+		Stdin:       spec.Stdin,
+		Stdout:      spec.Stdout,
+		Stderr:      spec.Stderr,
+		ExtraFiles:  files,
+		SysProcAttr: nsAttr(spec.Network == NetworkNone),
+		WaitDelay:   waitDelay,
+	}
+	t0 := time.Now()
+	if err := startFromLockedThread(cmd); err != nil {
+		cg.remove(context.Background())
+		return early(platformErr(op, "start init: %w", err))
+	}
+	for _, f := range closers {
+		f.Close()
+	}
+	closers = nil
+
+	s := &Sandbox{id: spec.ID, logger: logger, cmd: cmd, cg: cg, pid: cmd.Process.Pid, done: make(chan struct{})}
+	rep := bufio.NewReader(repR)
+	// Unblock the handshake when ctx ends.
+	stopAfter := context.AfterFunc(ctx, func() {
+		now := time.Now()
+		ctlW.SetDeadline(now)
+		repR.SetDeadline(now)
+	})
+	fail := func(err error) (*Sandbox, error) {
+		stopAfter()
+		ctlW.Close()
+		cmd.Process.Signal(syscall.SIGKILL)
+		// Drain the reports so a refusal or setup error is not lost, then
+		// reap init and remove the cgroups.
+		repR.SetDeadline(time.Now().Add(killWait))
+		for {
+			m, rerr := readMsg(rep)
+			if rerr != nil {
+				break
+			}
+			if _, ok := errors.AsType[*Error](err); !ok && m.Phase == "error" {
+				err = &Error{Op: op, Fault: m.Fault, Err: errors.New(m.Err)}
+			}
+		}
+		repR.Close()
+		cmd.Wait()
+		if rerr := cg.remove(context.Background()); rerr != nil {
+			logger.Error("sandbox: cgroups left behind", "err", rerr)
+		}
+		if _, ok := errors.AsType[*Error](err); !ok {
+			if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+				err = fmt.Errorf("%w (%v)", cerr, err)
+			}
+			err = &Error{Op: op, Fault: FaultPlatform, Err: err}
+		}
+		return nil, err
+	}
+
+	if err := cg.add(s.pid); err != nil {
+		return fail(fmt.Errorf("place init in cgroups: %w", err))
+	}
+	b, _ := json.Marshal(cfg)
+	if _, err := ctlW.Write(append(b, '\n')); err != nil {
+		return fail(fmt.Errorf("send config to init: %w", err))
+	}
+	m, err := expect(rep, "ready")
+	if err != nil {
+		return fail(err)
+	}
+	for _, w := range m.Warn {
+		logger.Warn("sandbox: " + w)
+	}
+	// The pids budget is the program's: add init's own threads (the Go
+	// runtime's) that are already charged to the cgroup.
+	threads, err := countThreads(s.pid)
+	if err != nil {
+		return fail(fmt.Errorf("count init's threads: %w", err))
+	}
+	if spec.Pids > 0 {
+		if err := cg.setPidsMax(spec.Pids + threads + pidsSlack); err != nil {
+			return fail(err)
+		}
+	}
+	if _, err := ctlW.Write([]byte{'g'}); err != nil {
+		return fail(fmt.Errorf("start the program: %w", err))
+	}
+	ctlW.Close()
+	if _, err := expect(rep, "started"); err != nil {
+		return fail(err)
+	}
+	if !stopAfter() {
+		// ctx ended just as the program started.
+		return fail(ctx.Err())
+	}
+	s.prog = childOf(s.pid)
+	logger.Debug("sandbox: started", "pid", s.pid, "program_pid", s.prog, "init_threads", threads, "took", time.Since(t0))
+	go s.monitor(rep, repR)
+	return s, nil
+}
+
+// bindSource resolves a bind source on the host and checks that init (host
+// uid and gid HostIDBase, no supplementary groups, no capabilities over
+// host files) can reach it: every folder on the way must be searchable.
+func bindSource(src, target string) (initMount, error) {
+	real, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return initMount{}, err
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return initMount{}, err
+	}
+	for d := filepath.Dir(real); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return initMount{}, err
+		}
+		sys := st.Sys().(*syscall.Stat_t)
+		bit := os.FileMode(0o001)
+		switch {
+		case sys.Uid == HostIDBase:
+			bit = 0o100
+		case sys.Gid == HostIDBase:
+			bit = 0o010
+		}
+		if st.Mode().Perm()&bit == 0 {
+			return initMount{}, fmt.Errorf("%s cannot be reached from the sandbox: folder %s (mode %v, owner %d) is not searchable by host uid %d; make every folder on the path searchable by others", src, d, st.Mode().Perm(), sys.Uid, HostIDBase)
+		}
+		if d == "/" {
+			break
+		}
+	}
+	return initMount{Source: real, Target: target, Dir: fi.IsDir()}, nil
+}
+
+// The kernel sends Pdeathsig when the thread that forked the child exits,
+// not the process (go.dev/issue/27505), and Go ends a thread whenever a
+// goroutine locked to it returns. So init is always forked from one
+// goroutine that stays locked to its thread for the life of the process.
+var spawner struct {
+	once sync.Once
+	reqs chan spawnReq
+}
+
+type spawnReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startFromLockedThread(cmd *exec.Cmd) error {
+	spawner.once.Do(func() {
+		spawner.reqs = make(chan spawnReq)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+			for r := range spawner.reqs {
+				r.done <- r.cmd.Start()
+			}
+		}()
+	})
+	done := make(chan error, 1)
+	spawner.reqs <- spawnReq{cmd, done}
+	return <-done
+}
+
+// expect reads init's next report, which must be of the given phase.
+func expect(rep *bufio.Reader, phase string) (initMsg, error) {
+	m, err := readMsg(rep)
+	switch {
+	case errors.Is(err, io.EOF):
+		return m, fmt.Errorf("init exited before %q", phase)
+	case err != nil:
+		return m, fmt.Errorf("waiting for init (%s): %w", phase, err)
+	case m.Phase == "error":
+		return m, &Error{Op: "sandbox.Start", Fault: m.Fault, Err: errors.New(m.Err)}
+	case m.Phase != phase:
+		return m, fmt.Errorf("init said %q, want %q", m.Phase, phase)
+	}
+	return m, nil
+}
+
+func readMsg(r *bufio.Reader) (initMsg, error) {
+	var m initMsg
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		if len(line) == 0 || !errors.Is(err, io.EOF) {
+			return m, err
+		}
+	}
+	if err := json.Unmarshal(line, &m); err != nil {
+		return m, fmt.Errorf("bad report from init: %q", line)
+	}
+	return m, nil
+}
+
+func countThreads(pid int) (int64, error) {
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	return int64(len(ents)), err
+}
+
+// childOf returns the host pid of init's one child (the program), or 0.
+func childOf(pid int) int {
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+	for _, t := range tasks {
+		b, _ := os.ReadFile(t)
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			n, _ := strconv.Atoi(f[0])
+			return n
+		}
+	}
+	return 0
+}
+
+// monitor waits for the end: init's last report, init's exit (which the
+// kernel delays until every process of its pid namespace is gone), the OOM
+// counter; then it removes the cgroups.
+func (s *Sandbox) monitor(rep *bufio.Reader, repR *os.File) {
+	var last *initMsg
+	for {
+		m, err := readMsg(rep)
+		if err != nil {
+			break
+		}
+		if m.Phase == "exited" || m.Phase == "error" {
+			last = &m
+		}
+	}
+	repR.Close()
+	werr := s.cmd.Wait()
+
+	e := Exit{Code: -1, Forced: s.forced.Load()}
+	ps := s.cmd.ProcessState
+	switch {
+	case last != nil && last.Phase == "exited":
+		e.Code, e.Signal = last.Code, syscall.Signal(last.Signal)
+		if e.Signal != 0 {
+			e.Code = -1
+		}
+	case last != nil:
+		e.Err = &Error{Op: "sandbox", Fault: last.Fault, Err: errors.New(last.Err)}
+	case ps == nil:
+		e.Err = platformErr("sandbox", "wait for init: %w", werr)
+	default:
+		ws, _ := ps.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			// Killed (by Stop, the OOM killer or Pdeathsig) before it
+			// could report: so was everything in its namespace.
+			e.Signal = ws.Signal()
+		} else {
+			e.Err = platformErr("sandbox", "init exited with code %d without reporting the program's status", ws.ExitStatus())
+		}
+	}
+	if ps != nil {
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			e.CPUTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	if n, err := s.cg.oomKills(); err == nil {
+		e.OOMKilled = n > 0
+	} else {
+		s.logger.Warn("sandbox: read OOM counter", "err", err)
+	}
+	if peak, err := s.cg.memoryPeak(); err == nil {
+		e.MemoryPeak = peak
+	}
+	if err := s.cg.remove(context.Background()); err != nil {
+		s.logger.Error("sandbox: cgroups left behind", "err", err)
+	}
+	s.exit = e
+	s.logger.Debug("sandbox: gone", "exit", e.String())
+	close(s.done)
+}
+
+// Pid returns the host pid of the instance's init (pid 1 inside).
+func (s *Sandbox) Pid() int { return s.pid }
+
+// Done is closed when the instance is gone and Wait returns at once.
+func (s *Sandbox) Done() <-chan struct{} { return s.done }
+
+// Wait blocks until the whole instance is gone (every process of it, and
+// its cgroups) and returns how the program ended.
+func (s *Sandbox) Wait() Exit {
+	<-s.done
+	return s.exit
+}
+
+// Stop ends the instance: SIGTERM to every process in it, then, when grace
+// has passed or ctx ends, SIGKILL to init, which kills the whole pid
+// namespace at once. It returns how the program ended (Exit.Forced if the
+// SIGKILL was needed).
+func (s *Sandbox) Stop(ctx context.Context, grace time.Duration) Exit {
+	select {
+	case <-s.done:
+		return s.exit
+	default:
+	}
+	s.signalAll(syscall.SIGTERM)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-s.done:
+		return s.exit
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	s.kill()
+	t.Reset(killWait)
+	select {
+	case <-s.done:
+		return s.exit
+	case <-t.C:
+		return Exit{Code: -1, Err: platformErr("sandbox.Stop", "instance %s still there %v after SIGKILL", s.id, killWait)}
+	}
+}
+
+// kill SIGKILLs init. The kernel then kills every process of the pid
+// namespace; nothing in it can escape or survive that.
+func (s *Sandbox) kill() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.forced.Store(true)
+	// os.Process signals through a pidfd: no risk of hitting a recycled pid.
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		s.logger.Warn("sandbox: SIGKILL init", "err", err)
+	}
+}
+
+// signalAll sends sig to every process in the instance's cgroup except init,
+// through pidfds, checking after opening each that the pid still belongs
+// to this instance (so a recycled pid is never signalled).
+func (s *Sandbox) signalAll(sig syscall.Signal) {
+	pids, err := s.cg.procs()
+	if err != nil {
+		s.logger.Warn("sandbox: list processes", "err", err)
+		return
+	}
+	want := s.cg.mem[strings.LastIndex(s.cg.mem, "/"+cgroupParent+"/"):]
+	for _, pid := range pids {
+		if pid == s.pid {
+			continue
+		}
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue // gone
+		}
+		if inCgroup(pid, want) {
+			unix.PidfdSendSignal(fd, sig, nil, 0)
+		}
+		unix.Close(fd)
+	}
+}
+
+// inCgroup reports whether /proc/<pid>/cgroup lists a path ending in want.
+func inCgroup(pid int, want string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasSuffix(line, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// MemoryUsage returns the instance's current memory charge in bytes.
+func (s *Sandbox) MemoryUsage() (int64, error) {
+	select {
+	case <-s.done:
+		return 0, platformErr("sandbox.MemoryUsage", "instance %s has exited", s.id)
+	default:
+	}
+	return s.cg.memoryUsage()
+}
+
+// SetMemoryLimit changes the memory limit of the running instance (for a
+// pre-started instance that takes on a function's size); 0 removes it.
+// Below the current usage the kernel reclaims, then OOM-kills.
+func (s *Sandbox) SetMemoryLimit(bytes int64) error {
+	const op = "sandbox.SetMemoryLimit"
+	if bytes < 0 || (bytes != 0 && bytes < minMemory) {
+		return platformErr(op, "limit %d is below %d bytes", bytes, minMemory)
+	}
+	select {
+	case <-s.done:
+		return platformErr(op, "instance %s has exited", s.id)
+	default:
+	}
+	if err := s.cg.setMemoryLimit(bytes); err != nil {
+		return platformErr(op, "%w", err)
+	}
+	return nil
+}
+
+// MemoryPeak returns the instance's memory high-water mark in bytes.
+func (s *Sandbox) MemoryPeak() (int64, error) {
+	select {
+	case <-s.done:
+		return s.exit.MemoryPeak, nil
+	default:
+	}
+	return s.cg.memoryPeak()
+}
