@@ -71,6 +71,10 @@ func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request, c *call)
 	h.Set("X-Cff-Invoke-Summary", fmt.Sprintf(`{"duration":%.3f,"billingDuration":%d,"memorySize":%d,"memoryUsed":%.3f}`,
 		float64(res.Duration.Microseconds())/1000, billing, f.MemorySize, res.MemoryMB))
 	h.Set("X-Cff-Response-Version", version)
+	// openfgs extensions: which instance ran it, and whether it was started
+	// for this request.
+	h.Set("X-Openfgs-Instance-Id", res.InstanceID)
+	h.Set("X-Openfgs-Cold-Start", strconv.FormatBool(res.Cold))
 	status := 200
 	if res.Error != nil {
 		status = 500

@@ -1,0 +1,374 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openfgs/openfgs/internal/codestore/fs"
+	"github.com/openfgs/openfgs/internal/fgs"
+	"github.com/openfgs/openfgs/internal/runtime"
+	"github.com/openfgs/openfgs/internal/sandbox"
+)
+
+// fakeBox is a sandbox that runs nothing.
+type fakeBox struct {
+	done     chan struct{}
+	once     sync.Once
+	oom      bool
+	memLimit atomic.Int64
+}
+
+func newFakeBox() *fakeBox { return &fakeBox{done: make(chan struct{})} }
+
+func (b *fakeBox) Done() <-chan struct{} { return b.done }
+func (b *fakeBox) Wait() sandbox.Exit    { <-b.done; return sandbox.Exit{OOMKilled: b.oom, Signal: 9} }
+func (b *fakeBox) Stop(ctx context.Context, grace time.Duration) sandbox.Exit {
+	b.exit()
+	return b.Wait()
+}
+func (b *fakeBox) exit()                            { b.once.Do(func() { close(b.done) }) }
+func (b *fakeBox) MemoryUsage() (int64, error)      { return 10 << 20, nil }
+func (b *fakeBox) SetMemoryLimit(n int64) error     { b.memLimit.Store(n); return nil }
+func (b *fakeBox) Pid() int                         { return 1 }
+
+// fakeKind is a runtime whose instances answer with a handler function.
+type fakeKind struct {
+	handler   func(ctx context.Context, inv *runtime.Invocation) (runtime.Result, error)
+	generic   bool
+	loads     atomic.Int64
+	loadErr   error
+	mu        sync.Mutex
+	conns     []*fakeConn
+}
+
+func (k *fakeKind) Available(string) error { return nil }
+func (k *fakeKind) Program(fn *runtime.Function) (runtime.Program, error) {
+	if fn == nil && !k.generic {
+		return runtime.Program{}, errors.New("no generic instances")
+	}
+	return runtime.Program{Path: "/bin/fake"}, nil
+}
+func (k *fakeKind) Attach(ctx context.Context, p runtime.Process, fn *runtime.Function) (runtime.Conn, error) {
+	c := &fakeConn{k: k}
+	k.mu.Lock()
+	k.conns = append(k.conns, c)
+	k.mu.Unlock()
+	return c, nil
+}
+
+type fakeConn struct {
+	k      *fakeKind
+	closed atomic.Bool
+}
+
+func (c *fakeConn) Load(ctx context.Context, fn *runtime.Function) error {
+	c.k.loads.Add(1)
+	return c.k.loadErr
+}
+func (c *fakeConn) Invoke(ctx context.Context, inv *runtime.Invocation) (runtime.Result, error) {
+	return c.k.handler(ctx, inv)
+}
+func (c *fakeConn) Close() error { c.closed.Store(true); return nil }
+
+type harness struct {
+	e     *Executor
+	kind  *fakeKind
+	boxes []*fakeBox
+	mu    sync.Mutex
+	f     *fgs.Function
+}
+
+func newHarness(t *testing.T, opt Options, handler func(ctx context.Context, inv *runtime.Invocation) (runtime.Result, error)) *harness {
+	t.Helper()
+	h := &harness{kind: &fakeKind{handler: handler}}
+	code, err := fs.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, _, err := code.Put(context.Background(), stringsReader("def handler(e, c): return e\n"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.RunDir = t.TempDir()
+	opt.Code = code
+	opt.Kinds = map[string]runtime.Kind{"Python3.9": h.kind}
+	if opt.Prestart == 0 {
+		opt.Prestart = -1
+	}
+	if opt.MemoryBudgetMB == 0 {
+		opt.MemoryBudgetMB = 1 << 20
+	}
+	opt.StartInstance = func(ctx context.Context, spec sandbox.Spec) (Box, error) {
+		b := newFakeBox()
+		h.mu.Lock()
+		h.boxes = append(h.boxes, b)
+		h.mu.Unlock()
+		// Close the child's ends the way a real process would hold them.
+		return b, nil
+	}
+	h.e, err = New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.e.Close(context.Background()) })
+	h.f = &fgs.Function{Project: "p", Package: "default", Name: "f", Version: "latest", Digest: digest,
+		CodeType: "inline", CodeFilename: "index.py", LastModified: time.Unix(1, 0),
+		Config: fgs.Config{Runtime: "Python3.9", Handler: "index.handler", Timeout: 3, MemorySize: 128,
+			StrategyConfig: fgs.StrategyConfig{Concurrency: 400, ConcurrentNum: 1}}}
+	return h
+}
+
+type sr struct {
+	s string
+	i int
+}
+
+func stringsReader(s string) io.Reader { return &sr{s: s} }
+func (r *sr) Read(p []byte) (int, error) {
+	if r.i >= len(r.s) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.s[r.i:])
+	r.i += n
+	return n, nil
+}
+
+func (h *harness) invoke(t *testing.T, id string) (*fgs.InvocationResult, error) {
+	return h.e.Invoke(context.Background(), &fgs.Invocation{Function: h.f, RequestID: id, Event: []byte(`{}`)})
+}
+
+func echo(ctx context.Context, inv *runtime.Invocation) (runtime.Result, error) {
+	return runtime.Result{Body: []byte(`"ok"`)}, nil
+}
+
+func TestExecutor_WarmReuse(t *testing.T) {
+	h := newHarness(t, Options{}, echo)
+	r1, err := h.invoke(t, "1")
+	if err != nil || !r1.Cold || string(r1.Body) != `"ok"` {
+		t.Fatalf("first Invoke = %+v, %v; want a cold success", r1, err)
+	}
+	r2, err := h.invoke(t, "2")
+	if err != nil || r2.Cold || r2.InstanceID != r1.InstanceID {
+		t.Fatalf("second Invoke = %+v, %v; want warm on %s", r2, err, r1.InstanceID)
+	}
+	if got := h.e.Instances(h.f.Key(), "latest"); got["idle"] != 1 || len(got) != 1 {
+		t.Fatalf("Instances = %v, want one idle", got)
+	}
+}
+
+// Parallel calls scale out up to the maximum; past it they wait and then
+// are throttled.
+func TestExecutor_ScaleOutAndThrottle(t *testing.T) {
+	release := make(chan struct{})
+	h := newHarness(t, Options{QueueTimeout: 100 * time.Millisecond}, func(ctx context.Context, inv *runtime.Invocation) (runtime.Result, error) {
+		<-release
+		return runtime.Result{Body: []byte(`1`)}, nil
+	})
+	h.f.StrategyConfig.Concurrency = 3
+	var wg sync.WaitGroup
+	ids := make(chan string, 3)
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := h.invoke(t, fmt.Sprint(i))
+			if err != nil {
+				t.Errorf("Invoke = %v", err)
+				return
+			}
+			ids <- r.InstanceID
+		}()
+	}
+	waitFor(t, func() bool { return h.e.Instances(h.f.Key(), "latest")["busy"] == 3 })
+	_, err := h.invoke(t, "4")
+	if fgs.CodeOf(err) != "FSS.0429" {
+		t.Fatalf("Invoke past the maximum = %v, want FSS.0429", err)
+	}
+	if h.e.Stats().Throttled.Load() != 1 {
+		t.Fatalf("Throttled = %d, want 1", h.e.Stats().Throttled.Load())
+	}
+	close(release)
+	wg.Wait()
+	close(ids)
+	seen := map[string]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("instances used = %v, want 3 distinct", seen)
+	}
+}
+
+// A waiting invocation gets a slot as soon as one frees.
+func TestExecutor_QueueThenRun(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int64
+	h := newHarness(t, Options{QueueTimeout: 5 * time.Second}, func(ctx context.Context, inv *runtime.Invocation) (runtime.Result, error) {
+		if calls.Add(1) == 1 {
+			<-release
+		}
+		return runtime.Result{Body: []byte(`1`)}, nil
+	})
+	h.f.StrategyConfig.Concurrency = 1
+	go h.invoke(t, "1")
+	waitFor(t, func() bool { return h.e.Instances(h.f.Key(), "latest")["busy"] == 1 })
+	done := make(chan error, 1)
+	go func() { _, err := h.invoke(t, "2"); done <- err }()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("queued Invoke = %v", err)
+	}
+}
+
+func TestExecutor_Disabled(t *testing.T) {
+	h := newHarness(t, Options{}, echo)
+	h.f.StrategyConfig.Concurrency = 0
+	if _, err := h.invoke(t, "1"); fgs.CodeOf(err) != "FSS.0403" {
+		t.Fatalf("Invoke(disabled) = %v, want FSS.0403", err)
+	}
+}
+
+// A crashed instance is replaced; the failed call is the function's error.
+func TestExecutor_CrashThenRecover(t *testing.T) {
+	var calls atomic.Int64
+	var h *harness
+	h = newHarness(t, Options{}, func(ctx context.Context, inv *runtime.Invocation) (runtime.Result, error) {
+		if calls.Add(1) == 1 {
+			h.mu.Lock()
+			b := h.boxes[len(h.boxes)-1]
+			h.mu.Unlock()
+			b.oom = true
+			b.exit()
+			return runtime.Result{}, errors.New("pipe closed")
+		}
+		return runtime.Result{Body: []byte(`"fine"`)}, nil
+	})
+	r, err := h.invoke(t, "1")
+	if err != nil || r.Error == nil || r.Error.Code != runtime.ErrOOM {
+		t.Fatalf("Invoke(crash) = %+v, %v; want an OOM function error", r, err)
+	}
+	r2, err := h.invoke(t, "2")
+	if err != nil || r2.Error != nil || !r2.Cold || r2.InstanceID == r.InstanceID {
+		t.Fatalf("Invoke after crash = %+v, %v; want a success on a new instance", r2, err)
+	}
+}
+
+func TestExecutor_Timeout(t *testing.T) {
+	h := newHarness(t, Options{}, func(ctx context.Context, inv *runtime.Invocation) (runtime.Result, error) {
+		<-ctx.Done()
+		return runtime.Result{}, ctx.Err()
+	})
+	h.f.Timeout = 0 // a 0 s timeout makes the deadline immediate
+	r, err := h.invoke(t, "1")
+	if err != nil || r.Error == nil || r.Error.Code != runtime.ErrTimeout {
+		t.Fatalf("Invoke = %+v, %v; want a timeout function error", r, err)
+	}
+	if h.e.Stats().Timeouts.Load() != 1 {
+		t.Fatalf("Timeouts = %d", h.e.Stats().Timeouts.Load())
+	}
+}
+
+// An initializer failure is retried three times, then reported as the
+// function's error.
+func TestExecutor_InitFailure(t *testing.T) {
+	h := newHarness(t, Options{}, echo)
+	h.kind.loadErr = &runtime.FuncError{Code: runtime.ErrInit, Type: "Exception", Message: "function initialization exception: boom"}
+	r, err := h.invoke(t, "1")
+	if err != nil || r.Error == nil || r.Error.Code != runtime.ErrInit {
+		t.Fatalf("Invoke = %+v, %v; want an init function error", r, err)
+	}
+	if n := h.kind.loads.Load(); n != 3 {
+		t.Fatalf("loads = %d, want 3 attempts", n)
+	}
+	if n := len(h.e.Instances(h.f.Key(), "latest")); n != 0 {
+		t.Fatalf("instances left after failed starts: %d", n)
+	}
+}
+
+// New code or configuration retires the old instances.
+func TestExecutor_NewRevisionRetiresOld(t *testing.T) {
+	h := newHarness(t, Options{}, echo)
+	r1, _ := h.invoke(t, "1")
+	h.f.LastModified = time.Unix(2, 0)
+	r2, err := h.invoke(t, "2")
+	if err != nil || !r2.Cold || r2.InstanceID == r1.InstanceID {
+		t.Fatalf("Invoke after update = %+v, %v; want a new instance", r2, err)
+	}
+	waitFor(t, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		select {
+		case <-h.boxes[0].done:
+			return true
+		default:
+			return false
+		}
+	})
+}
+
+func TestExecutor_IdleReaping(t *testing.T) {
+	h := newHarness(t, Options{IdleTimeout: 50 * time.Millisecond}, echo)
+	r1, _ := h.invoke(t, "1")
+	waitFor(t, func() bool { return len(h.e.Instances(h.f.Key(), "latest")) == 0 })
+	r2, _ := h.invoke(t, "2")
+	if !r2.Cold || r2.InstanceID == r1.InstanceID {
+		t.Fatalf("Invoke after idle = %+v, want cold on a new instance", r2)
+	}
+}
+
+// When the node's memory budget is used up, idle instances of other
+// functions make room; busy ones do not, and the call is throttled.
+func TestExecutor_MemoryBudget(t *testing.T) {
+	release := make(chan struct{})
+	h := newHarness(t, Options{MemoryBudgetMB: 256, QueueTimeout: 50 * time.Millisecond}, func(ctx context.Context, inv *runtime.Invocation) (runtime.Result, error) {
+		if string(inv.Event) == `"block"` {
+			<-release
+		}
+		return runtime.Result{Body: []byte(`1`)}, nil
+	})
+	h.f.MemorySize = 256
+	if _, err := h.invoke(t, "1"); err != nil {
+		t.Fatal(err)
+	}
+	g := *h.f
+	g.Name = "g"
+	invokeG := func(event string) (*fgs.InvocationResult, error) {
+		return h.e.Invoke(context.Background(), &fgs.Invocation{Function: &g, RequestID: "g", Event: []byte(event)})
+	}
+	// g needs 256 MB: f's idle instance is evicted for it.
+	if r, err := invokeG(`{}`); err != nil || !r.Cold {
+		t.Fatalf("Invoke(g) = %+v, %v; want a cold start", r, err)
+	}
+	if n := len(h.e.Instances(h.f.Key(), "latest")); n != 0 {
+		t.Fatalf("f still has %d instances; want it evicted", n)
+	}
+	// g busy: f cannot get memory and is throttled.
+	done := make(chan error, 1)
+	go func() { _, err := invokeG(`"block"`); done <- err }()
+	waitFor(t, func() bool { return h.e.Instances(g.Key(), "latest")["busy"] == 1 })
+	if _, err := h.invoke(t, "2"); fgs.CodeOf(err) != "FSS.0429" {
+		t.Fatalf("Invoke(f) with the budget used = %v, want FSS.0429", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
