@@ -103,10 +103,11 @@ func repoRoot() (string, error) {
 // serverOpts are the optional flags of `fgs server`. Zero values leave a
 // flag out, so the server's defaults apply.
 type serverOpts struct {
-	Region          string // --region; "" leaves the flag out (the server's default is cn-north-4)
-	ClockSkew       string // --clock-skew
-	QuotaFunctions  int    // --quota-functions
-	QuotaCodeSizeMB int    // --quota-code-size
+	Region          string   // --region; "" leaves the flag out (the server's default is cn-north-4)
+	ClockSkew       string   // --clock-skew
+	QuotaFunctions  int      // --quota-functions
+	QuotaCodeSizeMB int      // --quota-code-size
+	Extra           []string // more flags, appended as given (e.g. "--idle-timeout", "1s")
 }
 
 // Server is one fgs process on its own data directory and port.
@@ -171,6 +172,10 @@ func startServer(t *testing.T, opts serverOpts) *Server {
 	if s.Region == "" {
 		s.Region = defaultRegion
 	}
+	// Functions run as an unprivileged uid that must be able to reach
+	// their code under the data directory (t.TempDir makes 0700 folders).
+	os.Chmod(filepath.Dir(s.DataDir), 0o711)
+	os.Chmod(s.DataDir, 0o711)
 	s.Addr = freeAddr(t)
 	s.URL = "http://" + s.Addr
 	s.args = []string{"server", "--listen", s.Addr, "--data-dir", s.DataDir}
@@ -186,6 +191,7 @@ func startServer(t *testing.T, opts serverOpts) *Server {
 	if opts.QuotaCodeSizeMB > 0 {
 		s.args = append(s.args, "--quota-code-size", strconv.Itoa(opts.QuotaCodeSizeMB))
 	}
+	s.args = append(s.args, opts.Extra...)
 	s.env = []string{
 		"FGS_ACCESS_KEY=" + s.AK,
 		"FGS_SECRET_KEY=" + s.SK,

@@ -32,19 +32,19 @@ func (b *fakeBox) Stop(ctx context.Context, grace time.Duration) sandbox.Exit {
 	b.exit()
 	return b.Wait()
 }
-func (b *fakeBox) exit()                            { b.once.Do(func() { close(b.done) }) }
-func (b *fakeBox) MemoryUsage() (int64, error)      { return 10 << 20, nil }
-func (b *fakeBox) SetMemoryLimit(n int64) error     { b.memLimit.Store(n); return nil }
-func (b *fakeBox) Pid() int                         { return 1 }
+func (b *fakeBox) exit()                        { b.once.Do(func() { close(b.done) }) }
+func (b *fakeBox) MemoryUsage() (int64, error)  { return 10 << 20, nil }
+func (b *fakeBox) SetMemoryLimit(n int64) error { b.memLimit.Store(n); return nil }
+func (b *fakeBox) Pid() int                     { return 1 }
 
 // fakeKind is a runtime whose instances answer with a handler function.
 type fakeKind struct {
-	handler   func(ctx context.Context, inv *runtime.Invocation) (runtime.Result, error)
-	generic   bool
-	loads     atomic.Int64
-	loadErr   error
-	mu        sync.Mutex
-	conns     []*fakeConn
+	handler func(ctx context.Context, inv *runtime.Invocation) (runtime.Result, error)
+	generic bool
+	loads   atomic.Int64
+	loadErr error
+	mu      sync.Mutex
+	conns   []*fakeConn
 }
 
 func (k *fakeKind) Available(string) error { return nil }

@@ -49,7 +49,9 @@ type Record struct {
 const MaxLog = 64 << 10
 
 // Key returns the function the record belongs to.
-func (r *Record) Key() fgs.Key { return fgs.Key{Project: r.Project, Package: r.Package, Name: r.Function} }
+func (r *Record) Key() fgs.Key {
+	return fgs.Key{Project: r.Project, Package: r.Package, Name: r.Function}
+}
 
 // Store is the log store.
 type Store struct {
