@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,23 +78,45 @@ func newExecutor(cfg config.Server, dir string, code fgs.CodeStore, logStore *lo
 	}
 	if err := sandbox.Supported(); err != nil {
 		opt.Unavailable = fmt.Errorf("this node cannot sandbox functions: %w", err)
+	} else if err := searchable(runDir); err != nil {
+		opt.Unavailable = fmt.Errorf("functions cannot run from data dir %s: %w", dir, err)
+	}
+	if opt.Unavailable != nil {
 		opt.Prestart = -1
-		logger.Warn("functions will not run on this node", "reason", err)
+		logger.Warn("functions will not run on this node", "reason", opt.Unavailable)
 	}
 	ex, err := executor.New(opt)
 	if err != nil {
 		return nil, err
 	}
-	var serves, lacks []string
-	for _, rt := range ex.Runtimes() {
-		if err := kinds[rt].Available(rt); err != nil || opt.Unavailable != nil {
+	serves := ex.Runtimes()
+	var lacks []string
+	for rt := range kinds {
+		if !slices.Contains(serves, rt) {
 			lacks = append(lacks, rt)
-		} else {
-			serves = append(serves, rt)
 		}
 	}
+	slices.Sort(lacks)
 	logger.Info("runtimes", "serves", strings.Join(serves, ","), "unavailable", strings.Join(lacks, ","))
 	return ex, nil
+}
+
+// searchable checks that every folder from dir up to / can be searched
+// by others: sandboxed instances run as an unprivileged uid and bind code
+// folders from under dir.
+func searchable(dir string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("folder %s (mode %v) is not searchable by others, and sandboxed functions must reach their code through it: chmod o+x %s, or use a --data-dir elsewhere", d, st.Mode().Perm(), d)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
 }
 
 func runServer(ctx context.Context, cfg config.Server, stderr interface{ Write([]byte) (int, error) }) error {

@@ -138,8 +138,13 @@ func (e *Executor) Stats() *Stats { return &e.stats }
 // Runtimes lists the runtime enums this node runs, sorted.
 func (e *Executor) Runtimes() []string {
 	var out []string
-	for r := range e.opt.Kinds {
-		out = append(out, r)
+	if e.opt.Unavailable != nil {
+		return out
+	}
+	for r, k := range e.opt.Kinds {
+		if k.Available(r) == nil {
+			out = append(out, r)
+		}
 	}
 	sort.Strings(out)
 	return out

@@ -327,7 +327,7 @@ func (p *pool) invoke(ctx context.Context, req *fgs.Invocation) (*fgs.Invocation
 			return nil, err
 		}
 		// The function could not start: its fault, reported as its error.
-		return p.finish(req, start, log, nil, cold, runtime.Result{Err: fe, Body: errorBody(fe)}, 0), nil
+		return p.finish(req, start, log, nil, true, runtime.Result{Err: fe, Body: errorBody(fe)}, 0), nil
 	}
 	in.setOutput(log)
 	inv := &runtime.Invocation{RequestID: req.RequestID, Event: req.Event, Deadline: start.Add(p.rf.Timeout), Headers: req.Headers, Log: log}
