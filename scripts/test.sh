@@ -16,3 +16,6 @@ go test -count=1 ./...
 
 echo "== conformance (official SDK against a real fgs process)"
 (cd conformance && go test -count=1 ./...)
+
+echo "== runtimes/go-runtime (the Go 1.x function library)"
+(cd runtimes/go-runtime && go vet ./... && go test -count=1 ./...)

@@ -39,7 +39,7 @@ and prints the median and p99 latency of each and their ratio.`,
 	api.Flags().IntVar(&requests, "requests", 2000, "requests of each kind per round")
 	api.Flags().IntVar(&rounds, "rounds", 5, "rounds (kinds alternate within each)")
 	api.Flags().IntVar(&clients, "clients", 1, "concurrent clients")
-	bench.AddCommand(api)
+	bench.AddCommand(api, benchInvokeCmd(), floorServerCmd())
 	return bench
 }
 
@@ -50,7 +50,7 @@ type benchServer struct {
 	dir                  string
 }
 
-func startBenchServer(ctx context.Context) (*benchServer, error) {
+func startBenchServer(ctx context.Context, extra ...string) (*benchServer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -66,8 +66,9 @@ func startBenchServer(ctx context.Context) (*benchServer, error) {
 	addr := ln.Addr().String()
 	ln.Close()
 	s := &benchServer{url: "http://" + addr, ak: auth.GenerateAccessKey(), sk: auth.GenerateSecretKey(), project: auth.GenerateID(), dir: dir}
-	s.cmd = exec.CommandContext(ctx, exe, "server", "--listen", addr, "--data-dir", filepath.Join(dir, "data"), "--log-level", "warn")
-	s.cmd.Env = append(os.Environ(), "FGS_ACCESS_KEY="+s.ak, "FGS_SECRET_KEY="+s.sk, "FGS_PROJECT_ID="+s.project)
+	os.Chmod(dir, 0o711) // sandboxes reach code under the data dir
+	s.cmd = exec.CommandContext(ctx, exe, append([]string{"server", "--listen", addr, "--data-dir", filepath.Join(dir, "data"), "--log-level", "warn"}, extra...)...)
+	s.cmd.Env = append(os.Environ(), "FGS_ACCESS_KEY="+s.ak, "FGS_SECRET_KEY="+s.sk, "FGS_PROJECT_ID="+s.project, "FGS_PASSWORD="+auth.GenerateSecretKey())
 	s.cmd.Stderr = os.Stderr
 	if err := s.cmd.Start(); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"slices"
@@ -162,6 +163,18 @@ func runServer(ctx context.Context, cfg config.Server, stderr interface{ Write([
 		Limits:  fgs.Limits{MaxFunctions: cfg.QuotaFunctions, MaxCodeBytes: cfg.QuotaCodeSizeMB << 20},
 		Logger:  logger,
 	})
+	if cfg.DebugListen != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		dln, err := net.Listen("tcp", cfg.DebugListen)
+		if err != nil {
+			return err
+		}
+		go http.Serve(dln, mux)
+		defer dln.Close()
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ type Server struct {
 	MemoryBudgetMB int           // instance memory on this node; 0 = half the RAM
 	Prestart       int           // pre-started generic instances per runtime; 0 = none
 	LogBudgetMB    int           // invocation logs kept per function, MB
+	DebugListen    string        // serve Go's pprof profiles here; "" = off
 
 	Bootstrap Bootstrap
 }
@@ -100,6 +101,7 @@ func FromEnv(getenv func(string) string) (Server, error) {
 	str("FGS_DATA_DIR", &c.DataDir)
 	str("FGS_REGION", &c.Region)
 	str("FGS_LOG_LEVEL", &c.LogLevel)
+	str("FGS_DEBUG_LISTEN", &c.DebugListen)
 	dur("FGS_CLOCK_SKEW", &c.ClockSkew)
 	dur("FGS_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	qf := int64(c.QuotaFunctions)
@@ -136,6 +138,7 @@ func (c *Server) Flags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.QueueTimeout, "queue-timeout", c.QueueTimeout, "how long an invocation waits when all instances are busy before it is throttled (FGS_QUEUE_TIMEOUT)")
 	fs.IntVar(&c.MemoryBudgetMB, "memory-budget", c.MemoryBudgetMB, "MB of instance memory this node may use; 0 = half the RAM (FGS_MEMORY_BUDGET)")
 	fs.IntVar(&c.Prestart, "prestart", c.Prestart, "pre-started generic instances per runtime that supports them; 0 = none (FGS_PRESTART)")
+	fs.StringVar(&c.DebugListen, "debug-listen", c.DebugListen, "serve Go's runtime profiles (/debug/pprof/) on this address; keep it on loopback (FGS_DEBUG_LISTEN)")
 	fs.IntVar(&c.LogBudgetMB, "log-budget", c.LogBudgetMB, "MB of invocation logs kept per function (FGS_LOG_BUDGET)")
 }
 
@@ -167,6 +170,11 @@ func (c *Server) Validate() error {
 	}
 	if c.QuotaCodeSizeMB < 1 {
 		errs = append(errs, fmt.Errorf("quota-code-size %d must be at least 1 MB", c.QuotaCodeSizeMB))
+	}
+	if c.DebugListen != "" {
+		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
+			errs = append(errs, fmt.Errorf("debug-listen %q: %v", c.DebugListen, err))
+		}
 	}
 	if c.IdleTimeout < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("idle-timeout %v must be at least 100ms", c.IdleTimeout))

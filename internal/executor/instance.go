@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -102,10 +105,34 @@ func (e *Executor) startInstance(ctx context.Context, kind runtime.Kind, spec in
 	if err != nil {
 		return nil, err
 	}
+	// Runtime folders appear under RuntimeRoot, not at their host paths
+	// (which would tell a function where the data dir is).
 	var ro []sandbox.Mount
-	for _, p := range spec.prog.ReadOnly {
-		ro = append(ro, sandbox.Mount{Source: p, Target: p})
+	prog := spec.prog
+	prog.Args = slices.Clone(prog.Args)
+	prog.Env = slices.Clone(prog.Env)
+	for _, host := range spec.prog.ReadOnly {
+		inside := runtime.RuntimeRoot + "/" + filepath.Base(host)
+		ro = append(ro, sandbox.Mount{Source: host, Target: inside})
+		rewrite := func(s string) string {
+			if s == host || strings.HasPrefix(s, host+"/") {
+				return inside + s[len(host):]
+			}
+			if k, v, ok := strings.Cut(s, "="); ok && (v == host || strings.HasPrefix(v, host+"/")) {
+				return k + "=" + inside + v[len(host):]
+			}
+			return s
+		}
+		prog.Path = rewrite(prog.Path)
+		prog.Dir = rewrite(prog.Dir)
+		for i := range prog.Args {
+			prog.Args[i] = rewrite(prog.Args[i])
+		}
+		for i := range prog.Env {
+			prog.Env[i] = rewrite(prog.Env[i])
+		}
 	}
+	spec.prog = prog
 	net := sandbox.NetworkHost
 	if spec.ownNet || spec.prog.OwnNetwork {
 		net = sandbox.NetworkNone
@@ -137,7 +164,7 @@ func (e *Executor) startInstance(ctx context.Context, kind runtime.Kind, spec in
 	// Our ends stay open; the child's ends close with the deferred loop.
 	toClose = []*os.File{reqR, frW, outW}
 	in.box = box
-	in.proc = &process{output: outR, pid: box.Pid()}
+	in.proc = &process{output: outR, pid: box.Pid(), done: box.Done()}
 	if spec.prog.Pipes {
 		in.proc.requests, in.proc.frames = reqW, frR
 	} else {

@@ -59,12 +59,16 @@ type Store struct {
 	budget int64 // bytes per function, both files together
 	logger *slog.Logger
 
-	queue   chan Record
+	qmu     sync.Mutex
+	batch   []Record // appended, waiting for the writer
+	armed   bool     // a kick is scheduled
+	closed  bool
+	kick    chan struct{}
 	pending atomic.Int64 // appended, not yet written
 	done    chan struct{}
 
 	mu    sync.Mutex // guards files and the file system layout
-	files map[fgs.Key]*os.File
+	files map[fgs.Key]*logFile
 	sizes map[fgs.Key]int64
 }
 
@@ -80,36 +84,102 @@ func Open(dir string, budget int64, logger *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, budget: budget, logger: logger, queue: make(chan Record, 4096), done: make(chan struct{}),
-		files: map[fgs.Key]*os.File{}, sizes: map[fgs.Key]int64{}}
+	s := &Store{dir: dir, budget: budget, logger: logger, kick: make(chan struct{}, 1), done: make(chan struct{}),
+		files: map[fgs.Key]*logFile{}, sizes: map[fgs.Key]int64{}}
 	go s.run()
 	return s, nil
 }
 
-// Append queues r. It blocks only when the writer is thousands of records
-// behind.
+// batchDelay is how long a record may wait for the writer.
+const batchDelay = 5 * time.Millisecond
+
+// maxBatch is how far the writer may fall behind before Append waits.
+const maxBatch = 8192
+
+// Append queues r. It waits only when the writer is thousands of records
+// behind. Records appended after Close are dropped.
 func (s *Store) Append(r Record) {
 	if len(r.Log) > MaxLog {
 		r.Log, r.Truncated = r.Log[len(r.Log)-MaxLog:], true
 	}
+	for {
+		s.qmu.Lock()
+		if s.closed {
+			s.qmu.Unlock()
+			return
+		}
+		if len(s.batch) < maxBatch {
+			break
+		}
+		s.qmu.Unlock()
+		s.wake()
+		time.Sleep(time.Millisecond)
+	}
+	s.batch = append(s.batch, r)
 	s.pending.Add(1)
-	s.queue <- r
+	if !s.armed {
+		s.armed = true
+		time.AfterFunc(batchDelay, s.wake)
+	}
+	s.qmu.Unlock()
+}
+
+func (s *Store) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// logFile is an open log file with a write buffer, flushed whenever the
+// queue runs empty (so a burst costs few write calls).
+type logFile struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+func (lf *logFile) close() error {
+	err := lf.w.Flush()
+	if cerr := lf.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (s *Store) run() {
 	defer close(s.done)
-	for r := range s.queue {
-		if err := s.write(&r); err != nil {
-			s.logger.Warn("could not keep an invocation log", "request_id", r.RequestID, "err", err)
+	for range s.kick {
+		s.qmu.Lock()
+		batch, closed := s.batch, s.closed
+		s.batch, s.armed = nil, false
+		s.qmu.Unlock()
+		for i := range batch {
+			if err := s.write(&batch[i]); err != nil {
+				s.logger.Warn("could not keep an invocation log", "request_id", batch[i].RequestID, "err", err)
+			}
 		}
-		s.pending.Add(-1)
+		s.flush()
+		s.pending.Add(-int64(len(batch)))
+		if closed {
+			break
+		}
 	}
 	s.mu.Lock()
 	for k, f := range s.files {
-		f.Close()
+		f.close()
 		delete(s.files, k)
 	}
 	s.mu.Unlock()
+}
+
+func (s *Store) flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, lf := range s.files {
+		if err := lf.w.Flush(); err != nil {
+			s.logger.Warn("could not write invocation logs", "err", err)
+		}
+	}
 }
 
 func (s *Store) path(k fgs.Key) string {
@@ -125,44 +195,52 @@ func (s *Store) write(r *Record) error {
 	k := r.Key()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f := s.files[k]
-	if f == nil {
-		p := s.path(k)
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return err
-		}
-		if f, err = os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err != nil {
-			return err
-		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return err
-		}
-		if len(s.files) > 256 { // bound open files
+	lf := s.files[k]
+	if lf == nil {
+		if len(s.files) >= 256 { // bound open files
 			for k2, f2 := range s.files {
-				f2.Close()
+				f2.close()
 				delete(s.files, k2)
 				delete(s.sizes, k2)
 			}
 		}
-		s.files[k], s.sizes[k] = f, st.Size()
+		p := s.path(k)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
+		if lf, err = s.open(p); err != nil {
+			return err
+		}
+		st, err := lf.f.Stat()
+		if err != nil {
+			lf.close()
+			return err
+		}
+		s.files[k], s.sizes[k] = lf, st.Size()
 	}
 	if s.sizes[k]+int64(len(line)) > s.budget/2 {
-		f.Close()
+		lf.close()
 		delete(s.files, k)
 		p := s.path(k)
 		if err := os.Rename(p, p+".1"); err != nil {
 			return err
 		}
-		if f, err = os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err != nil {
+		if lf, err = s.open(p); err != nil {
 			return err
 		}
-		s.files[k], s.sizes[k] = f, 0
+		s.files[k], s.sizes[k] = lf, 0
 	}
-	n, err := f.Write(line)
+	n, err := lf.w.Write(line)
 	s.sizes[k] += int64(n)
 	return err
+}
+
+func (s *Store) open(p string) (*logFile, error) {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &logFile{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
 }
 
 // Query selects records.
@@ -211,6 +289,7 @@ func (s *Store) Records(ctx context.Context, k fgs.Key, q Query) ([]Record, erro
 // Flush waits until every record queued before the call is written.
 func (s *Store) Flush(ctx context.Context) {
 	for s.pending.Load() > 0 {
+		s.wake()
 		select {
 		case <-ctx.Done():
 			return
@@ -225,7 +304,7 @@ func (s *Store) Delete(ctx context.Context, k fgs.Key) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if f := s.files[k]; f != nil {
-		f.Close()
+		f.close()
 		delete(s.files, k)
 		delete(s.sizes, k)
 	}
@@ -240,7 +319,23 @@ func (s *Store) Delete(ctx context.Context, k fgs.Key) error {
 // Close writes what is queued and closes the store. Append must not be
 // called after Close.
 func (s *Store) Close(ctx context.Context) error {
-	close(s.queue)
+	s.qmu.Lock()
+	already := s.closed
+	s.closed = true
+	s.qmu.Unlock()
+	if !already {
+		// The writer may be about to take a kick; keep kicking until it
+		// has seen the close.
+		go func() {
+			for {
+				select {
+				case <-s.done:
+					return
+				case s.kick <- struct{}{}:
+				}
+			}
+		}()
+	}
 	select {
 	case <-s.done:
 		return nil

@@ -8,11 +8,16 @@ package runtime
 import (
 	"context"
 	"io"
+	"net"
 	"time"
 )
 
 // CodeDir is where an instance sees its function's code, read-only.
 const CodeDir = "/opt/function/code"
+
+// RuntimeRoot is where an instance sees its runtime's own files
+// (Program.ReadOnly), read-only.
+const RuntimeRoot = "/opt/function/runtime"
 
 // Function is what an instance needs to know about the function it runs.
 type Function struct {
@@ -52,8 +57,12 @@ type Program struct {
 	Args []string // argv[1:]
 	Env  []string // KEY=value, complete (nothing is inherited)
 	Dir  string   // working directory inside the sandbox
-	// ReadOnly lists host paths, besides the system folders the sandbox
-	// always has, that the program needs read-only (for example a JDK).
+	// ReadOnly lists host folders, besides the system folders the sandbox
+	// always has, that the program needs read-only (a bootstrap's folder,
+	// a JDK). Inside a sandbox each appears at RuntimeRoot/<its base
+	// name>, and the executor rewrites Path, Args and Env values that
+	// start with the host path accordingly, so a Kind may name its files
+	// by host path (which is also what tests without a sandbox run).
 	ReadOnly []string
 	// Pipes: the instance speaks the frame protocol on fd 3 (requests to
 	// it) and fd 4 (frames from it). Otherwise it is reached over TCP at
@@ -71,8 +80,15 @@ type Process interface {
 	Requests() io.Writer
 	// Frames is fd 4 of the instance (nil without Pipes).
 	Frames() io.Reader
-	// Dial connects to port inside the instance's network namespace.
+	// Dial connects to 127.0.0.1:port inside the instance's network
+	// namespace.
 	Dial(ctx context.Context, port int) (io.ReadWriteCloser, error)
+	// Listen listens on 127.0.0.1:port inside the instance's network
+	// namespace (port 0: any free port), for runtimes whose instance calls
+	// the platform (the custom runtime API).
+	Listen(ctx context.Context, port int) (net.Listener, error)
+	// Done is closed when the instance's process has ended.
+	Done() <-chan struct{}
 	// Output is everything the instance writes to stdout and stderr that
 	// does not come through the frame protocol.
 	Output() io.Reader

@@ -138,6 +138,11 @@ type cgroup struct {
 	mem  string   // the memory cgroup's folder
 	pids string
 	cpu  string
+
+	// usage stays open: the executor reads it after every invocation, and
+	// one pread is far cheaper than open, read and close.
+	usageMu sync.Mutex
+	usage   *os.File
 }
 
 type cgroupLimits struct {
@@ -331,10 +336,35 @@ func (cg *cgroup) procs() ([]int, error) {
 
 // memoryUsage returns the current charge in bytes.
 func (cg *cgroup) memoryUsage() (int64, error) {
+	name := "memory.usage_in_bytes"
 	if cg.v2 {
-		return readInt(cg.mem, "memory.current")
+		name = "memory.current"
 	}
-	return readInt(cg.mem, "memory.usage_in_bytes")
+	cg.usageMu.Lock()
+	defer cg.usageMu.Unlock()
+	if cg.usage == nil {
+		f, err := os.Open(filepath.Join(cg.mem, name))
+		if err != nil {
+			return 0, err
+		}
+		cg.usage = f
+	}
+	var buf [32]byte
+	n, err := cg.usage.ReadAt(buf[:], 0)
+	if n == 0 && err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(buf[:n])), 10, 64)
+}
+
+// closeUsage closes the kept usage file (before the cgroup is removed).
+func (cg *cgroup) closeUsage() {
+	cg.usageMu.Lock()
+	if cg.usage != nil {
+		cg.usage.Close()
+		cg.usage = nil
+	}
+	cg.usageMu.Unlock()
 }
 
 // memoryPeak returns the high-water mark in bytes (0 if the kernel does not
@@ -371,6 +401,7 @@ func (cg *cgroup) oomKills() (int64, error) {
 // remove deletes the cgroups, retrying while exiting tasks drain, until ctx
 // is done or about two seconds have passed.
 func (cg *cgroup) remove(ctx context.Context) error {
+	cg.closeUsage()
 	var errs []error
 	deadline := time.Now().Add(2 * time.Second)
 	for _, d := range cg.dirs {

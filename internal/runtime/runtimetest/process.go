@@ -125,6 +125,16 @@ func (p *Process) Dial(ctx context.Context, port int) (io.ReadWriteCloser, error
 	return d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 }
 
+// Listen listens on the loopback interface: without a sandbox the
+// instance shares the host's network.
+func (p *Process) Listen(ctx context.Context, port int) (net.Listener, error) {
+	var lc net.ListenConfig
+	return lc.Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+}
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.exited }
+
 // Output returns what the instance wrote to stdout and stderr so far.
 func (p *Process) Output() io.Reader { return bytes.NewReader(p.out.Bytes()) }
 
