@@ -46,6 +46,7 @@ func view(f *fgs.Function) functionView {
 
 // codeBody is the code part of CreateFunction and UpdateFunctionCode.
 type codeBody struct {
+	DependList        []string  `json:"depend_list"`
 	CodeType          *string   `json:"code_type"`
 	CodeURL           string    `json:"code_url"`
 	CodeFilename      string    `json:"code_filename"`
@@ -149,6 +150,11 @@ type pkg struct {
 
 // acceptCode checks a code upload and decodes it.
 func (s *Server) acceptCode(runtime, handler string, b codeBody) (pkg, error) {
+	// No dependency can exist yet: the dependency API is not implemented,
+	// so naming one is naming something that does not exist.
+	if deps := append(b.DependList, b.DependVersionList...); len(deps) > 0 {
+		return pkg{}, fgs.Errorf(fgs.NotFound, "FSS.1056", "dependency %q does not exist: openfgs does not manage dependencies yet, so put libraries in the code package", trimForMsg(deps[0]))
+	}
 	ct := ""
 	if b.CodeType != nil {
 		ct = *b.CodeType

@@ -37,7 +37,7 @@ var inertFields = map[string]bool{
 	"code_encrypt_kms_key_id": true, "domain_names": true, "tags": true,
 	"enable_dynamic_memory": true, "is_stateful_function": true, "enable_auth_in_header": true,
 	"restore_hook_handler": true, "restore_hook_timeout": true, "heartbeat_handler": true,
-	"enable_class_isolation": true, "depend_version_list": true, "log_group_id": true,
+	"enable_class_isolation": true, "log_group_id": true,
 	"log_stream_id": true, "type": true,
 }
 

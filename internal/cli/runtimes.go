@@ -5,6 +5,9 @@ import (
 	"os"
 
 	"github.com/openfgs/openfgs/internal/runtime"
+	"github.com/openfgs/openfgs/internal/runtime/custom"
+	"github.com/openfgs/openfgs/internal/runtime/gofn"
+	"github.com/openfgs/openfgs/internal/runtime/httpfn"
 	"github.com/openfgs/openfgs/internal/runtime/node"
 	"github.com/openfgs/openfgs/internal/runtime/python"
 )
@@ -33,5 +36,8 @@ func runtimeKinds(dir string) (map[string]runtime.Kind, error) {
 	for _, rt := range []string{"Node.js6.10", "Node.js8.10", "Node.js10.16", "Node.js12.13", "Node.js14.18", "Node.js16.17", "Node.js18.15"} {
 		kinds[rt] = js
 	}
+	kinds["Go1.x"] = gofn.New()
+	kinds["Custom"] = custom.New()
+	kinds["http"] = httpfn.New()
 	return kinds, nil
 }
