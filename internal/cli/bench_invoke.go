@@ -38,6 +38,7 @@ var benchFuncs = []benchFunc{
 func benchInvokeCmd() *cobra.Command {
 	var requests, coldRuns int
 	var window time.Duration
+	var debugListen string
 	cmd := &cobra.Command{
 		Use:   "invoke",
 		Short: "Invocation latency, throughput and cold starts of no-op Python and Node.js functions, next to their floors",
@@ -53,12 +54,13 @@ and the floors, in the same run:
 plus the supervisor's memory per idle instance.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return benchInvoke(cmd.Context(), cmd.OutOrStdout(), requests, coldRuns, window)
+			return benchInvoke(cmd.Context(), cmd.OutOrStdout(), requests, coldRuns, window, debugListen)
 		},
 	}
 	cmd.Flags().IntVar(&requests, "requests", 2000, "sequential requests for the latency figures")
 	cmd.Flags().IntVar(&coldRuns, "cold", 5, "cold starts measured per kind")
 	cmd.Flags().DurationVar(&window, "window", 2*time.Second, "how long each throughput point runs")
+	cmd.Flags().StringVar(&debugListen, "debug-listen", "", "serve the measured server's pprof profiles on this address")
 	return cmd
 }
 
@@ -94,7 +96,7 @@ func floorServerCmd() *cobra.Command {
 	return cmd
 }
 
-func benchInvoke(ctx context.Context, out io.Writer, requests, coldRuns int, window time.Duration) error {
+func benchInvoke(ctx context.Context, out io.Writer, requests, coldRuns int, window time.Duration, debugListen string) error {
 	if requests < 10 || coldRuns < 1 || window <= 0 {
 		return fmt.Errorf("--requests must be at least 10, --cold at least 1, --window positive")
 	}
@@ -103,7 +105,11 @@ func benchInvoke(ctx context.Context, out io.Writer, requests, coldRuns int, win
 		return err
 	}
 	// The servers.
-	withPool, err := startBenchServer(ctx, "--prestart", "1", "--idle-timeout", "1s", "--queue-timeout", "10s")
+	args := []string{"--prestart", "1", "--idle-timeout", "1s", "--queue-timeout", "10s"}
+	if debugListen != "" {
+		args = append(args, "--debug-listen", debugListen)
+	}
+	withPool, err := startBenchServer(ctx, args...)
 	if err != nil {
 		return err
 	}
