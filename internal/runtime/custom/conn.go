@@ -34,7 +34,7 @@ const drainLimit = 256 << 20
 // conn serves the runtime API of one instance.
 type conn struct {
 	srv       *http.Server
-	exited    <-chan struct{} // nil when the Process cannot tell
+	exited    <-chan struct{} // Process.Done
 	closed    chan struct{}
 	closeOnce sync.Once
 	serveDone chan struct{}
@@ -64,7 +64,7 @@ type call struct {
 
 func newConn(k *Kind, p runtime.Process, ln net.Listener, fn *runtime.Function) *conn {
 	c := &conn{
-		exited:     exitedOf(p),
+		exited:     p.Done(),
 		closed:     make(chan struct{}),
 		serveDone:  make(chan struct{}),
 		polled:     make(chan struct{}),
@@ -89,17 +89,6 @@ func newConn(k *Kind, p runtime.Process, ln net.Listener, fn *runtime.Function) 
 	return c
 }
 
-// exitedOf is the exit channel of p when it has one.
-func exitedOf(p runtime.Process) <-chan struct{} {
-	switch x := p.(type) {
-	case interface{ Exited() <-chan struct{} }:
-		return x.Exited()
-	case interface{ Done() <-chan struct{} }:
-		return x.Done()
-	}
-	return nil
-}
-
 // Load waits until the bootstrap asks for its first invocation.
 func (c *conn) Load(ctx context.Context, fn *runtime.Function) error {
 	c.mu.Lock()
@@ -118,12 +107,14 @@ func (c *conn) Load(ctx context.Context, fn *runtime.Function) error {
 		select {
 		case <-c.initFailed:
 			return c.initErr
+		case <-c.exited:
+			return &runtime.FuncError{Code: runtime.ErrExited, Type: "RuntimeExited",
+				Message: "runtime process is exited: the bootstrap ended right after it asked for an invocation"}
 		default:
 			return nil
 		}
 	case <-c.exited:
-		return &runtime.FuncError{Code: runtime.ErrExited, Type: "RuntimeExited",
-			Message: "runtime process is exited: the bootstrap ended before it asked for an invocation (GET " + pathRequest + ")"}
+		return exitedError()
 	case <-c.closed:
 		return broken(errClosed)
 	case <-ctx.Done():
@@ -174,6 +165,12 @@ func (c *conn) Invoke(ctx context.Context, inv *runtime.Invocation) (runtime.Res
 	case <-c.closed:
 		return runtime.Result{}, broken(errClosed)
 	case <-c.exited:
+		// A result posted just before the end is still the result.
+		select {
+		case res := <-cl.done:
+			return res, nil
+		default:
+		}
 		return runtime.Result{}, broken(errors.New("the process exited"))
 	case <-c.initFailed:
 		return runtime.Result{}, broken(fmt.Errorf("the bootstrap reported an init error: %s", c.initErr.Message))

@@ -17,40 +17,53 @@
 //	     (an openfgs extension: FunctionGraph documents no init error
 //	     call) the bootstrap could not start; same body as /error
 //
-// The Kind serves that API for each instance on a listener of its own on
-// the host's loopback (instances share the host's network). Program opens
-// the listener, so that its port is in RUNTIME_API_ADDR, and Attach
-// serves it. An instance runs one invocation at a time: further Invokes
-// wait for it. A request id that is not the invocation in progress gets
-// 404, and bodies are read up to the function's response limit (6 MB by
-// default); a result over it fails the invocation with ErrTooLarge.
+// An instance runs one invocation at a time: further Invokes wait for
+// it. A request id that is not the invocation in progress gets 404, and
+// bodies are read up to the function's response limit (6 MB by default);
+// a result over it fails the invocation with ErrTooLarge.
 //
-// # Which Program a process runs
+// # Network
 //
-// Attach finds the listener of its process through an optional method
-// of the Process, Program() runtime.Program (the Program's Port is the
-// listener's), and without it takes the latest Program made for the same
-// *Function that no instance claimed. A Program never attached is
-// forgotten, and its listener closed, after 5 minutes.
+// Each instance has a network namespace of its own (Program.OwnNetwork)
+// holding only a loopback interface, and its runtime API listens inside
+// it: RUNTIME_API_ADDR is always 127.0.0.1:31000 (Port). Attach makes the
+// listener with Process.Listen, so no port of the host is used, and no
+// other instance (nor anything on the host's loopback) can reach an
+// instance's runtime API, take its invocations or post its results.
 //
-// # Start, exit and a missing bootstrap
+// In this version the namespace has no other interface: a Custom
+// function has no outbound network at all (no Internet, no VPC, not the
+// host).
+//
+// # Start
+//
+// The namespace, and so the listener, can only exist once the program
+// has started, so the program is a small /bin/sh launcher that waits
+// until the runtime API listens (it reads /proc/net/tcp every 2 ms, and
+// stops waiting after 5000 reads or when that file is not there) and then
+// executes the bootstrap, with the same pid, environment and file
+// descriptors. A bootstrap therefore finds the runtime API up at its
+// first request, even one that does not retry (the guide's curl loop
+// would retry a refused connection anyway). Attach makes the listener
+// right away and returns; the executor calls it as soon as the sandbox
+// has started.
 //
 // Load returns once the bootstrap asks for its first invocation. It fails
 // with ErrInit when the bootstrap posts /init/error first, ErrInitTime
-// when it has not asked within the start timeout, and ErrExited when the
-// process ends first — which Load sees when the Process has an Exited()
-// or Done() method returning a channel closed at its exit, or when the
-// Conn is closed (as the executor does when an instance's sandbox ends).
-// The same signals fail an Invoke in flight with an error wrapping
-// runtime.ErrBroken.
+// when it has not asked within the start timeout, and ErrExited as soon
+// as the process ends first (Process.Done). The end of the process (or
+// Close, as the executor does when an instance's sandbox ends) fails an
+// Invoke in flight with an error wrapping runtime.ErrBroken.
 //
-// The bootstrap is run directly (no shell), so a package without one
-// cannot start: in a sandbox, starting the program fails, and the
-// executor should report that failure as NoBootstrap(). When
-// Function.CodeDir is a folder of this host (tests, or no sandbox),
-// Program and Attach check for the file themselves and fail with a
+// # A missing bootstrap
+//
+// When Function.CodeDir is a folder of this host (tests, or no sandbox),
+// Program and Attach check for the bootstrap themselves and fail with a
 // FuncError ErrBootstrap, "runtime bootstrap file is not found" (or
-// "... is not executable").
+// "... is not executable"). In a sandbox the code folder is not visible
+// from here: the launcher then writes that message to stderr (the
+// function's log) and exits (status 127, or 126 when not executable),
+// and Load fails with ErrExited.
 //
 // Encrypted user data is only in RUNTIME_USERDATA (with the plain user
 // data), never in variables of its own.
@@ -67,7 +80,6 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/openfgs/openfgs/internal/runtime"
@@ -76,14 +88,38 @@ import (
 // RuntimeName is the API's runtime enum this Kind runs.
 const RuntimeName = "Custom"
 
-// Defaults of the Kind's settings.
-const (
-	DefaultStartTimeout = 30 * time.Second
-	pendingTTL          = 5 * time.Minute
-)
+// Port is where an instance's runtime API listens, inside the instance's
+// network namespace: RUNTIME_API_ADDR is 127.0.0.1:Port. It is below
+// Linux's ephemeral port range, so no connection the bootstrap makes
+// takes it.
+const Port = 31000
+
+// DefaultStartTimeout is Kind.StartTimeout's default.
+const DefaultStartTimeout = 30 * time.Second
 
 // BootstrapFile is the name of the executable at the code package's root.
 const BootstrapFile = "bootstrap"
+
+// Shell runs the launcher.
+const Shell = "/bin/sh"
+
+// launcher runs the bootstrap ($0) once the runtime API listens on Port
+// in the instance's namespace: up succeeds when /proc/net/tcp (this
+// namespace's IPv4 sockets) has a socket listening (state 0A) on Port.
+var launcher = `[ -e "$0" ] || { echo "runtime bootstrap file is not found: $0" >&2; exit 127; }
+[ -x "$0" ] || { echo "runtime bootstrap file is not executable: $0" >&2; exit 126; }
+up() {
+  while read -r _ a _ s _; do
+    [ "$s" = 0A ] && [ "${a##*:}" = ` + fmt.Sprintf("%04X", Port) + ` ] && return 0
+  done </proc/net/tcp
+  return 1
+}
+i=0
+while [ $i -lt 5000 ] && [ -r /proc/net/tcp ] && ! up; do
+  i=$((i+1))
+  sleep 0.002
+done
+exec "$0"`
 
 // baseEnv is the environment every instance starts with.
 var baseEnv = []string{
@@ -97,17 +133,6 @@ type Kind struct {
 	// StartTimeout bounds how long Load waits for the bootstrap's first
 	// request (the function's initializer timeout when that is longer).
 	StartTimeout time.Duration
-
-	mu      sync.Mutex
-	pending []*slot // Programs not attached yet, oldest first
-}
-
-// slot is a Program waiting for its Attach.
-type slot struct {
-	ln    net.Listener
-	port  int
-	fn    *runtime.Function
-	timer *time.Timer
 }
 
 var _ runtime.Kind = (*Kind)(nil)
@@ -117,7 +142,8 @@ func New() *Kind {
 	return &Kind{StartTimeout: DefaultStartTimeout}
 }
 
-// Available reports whether rt can run here: "Custom" on Linux.
+// Available reports whether rt can run here: "Custom" on Linux with
+// /bin/sh.
 func (k *Kind) Available(rt string) error {
 	if rt != RuntimeName {
 		return fmt.Errorf("custom: %q is not the custom runtime", rt)
@@ -125,13 +151,17 @@ func (k *Kind) Available(rt string) error {
 	if goruntime.GOOS != "linux" {
 		return fmt.Errorf("custom: %s needs a Linux node (this is %s)", rt, goruntime.GOOS)
 	}
+	fi, err := os.Stat(Shell)
+	if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("custom: %s needs the shell %s to start bootstraps", rt, Shell)
+	}
 	return nil
 }
 
-// Program returns the program of an instance of fn: its bootstrap, with
-// FunctionGraph's RUNTIME_* environment and RUNTIME_API_ADDR, the
-// address of a runtime API listener opened for it (its port is the
-// Program's Port). There are no generic instances: fn must be set.
+// Program returns the program of an instance of fn: the launcher of its
+// bootstrap, in a network namespace of its own, with FunctionGraph's
+// RUNTIME_* environment and RUNTIME_API_ADDR=127.0.0.1:31000. There are
+// no generic instances: fn must be set.
 func (k *Kind) Program(fn *runtime.Function) (runtime.Program, error) {
 	if fn == nil {
 		return runtime.Program{}, errors.New("custom: the custom runtime has no generic instances (Program needs the function)")
@@ -142,27 +172,24 @@ func (k *Kind) Program(fn *runtime.Function) (runtime.Program, error) {
 	if err := CheckBootstrap(fn); err != nil {
 		return runtime.Program{}, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return runtime.Program{}, fmt.Errorf("custom: runtime API listener: %w", err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
 	env := runtime.Environ(baseEnv, fn)
 	env = append(env,
 		"RUNTIME_USERDATA="+userDataJSON(fn),
-		"RUNTIME_API_ADDR="+net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		"RUNTIME_API_ADDR="+net.JoinHostPort("127.0.0.1", strconv.Itoa(Port)),
 	)
-	k.addPending(ln, port, fn)
 	dir := codeDir(fn)
 	return runtime.Program{
-		Path: path.Join(dir, BootstrapFile),
-		Env:  dedupEnv(env),
-		Dir:  dir,
-		Port: port,
+		Path:       Shell,
+		Args:       []string{"-c", launcher, path.Join(dir, BootstrapFile)},
+		Env:        dedupEnv(env),
+		Dir:        dir,
+		Port:       Port,
+		OwnNetwork: true,
 	}, nil
 }
 
-// Attach starts serving the runtime API of a started instance of fn.
+// Attach makes the runtime API listener of a started instance of fn,
+// inside its network namespace, and serves it.
 func (k *Kind) Attach(ctx context.Context, p runtime.Process, fn *runtime.Function) (runtime.Conn, error) {
 	if fn == nil {
 		return nil, errors.New("custom: Attach needs the function")
@@ -170,11 +197,27 @@ func (k *Kind) Attach(ctx context.Context, p runtime.Process, fn *runtime.Functi
 	if err := CheckBootstrap(fn); err != nil {
 		return nil, err
 	}
-	s, err := k.claim(p, fn)
-	if err != nil {
-		return nil, err
+	if p == nil {
+		return nil, errors.New("custom: Attach needs the process")
 	}
-	return newConn(k, p, s.ln, fn), nil
+	ln, err := p.Listen(ctx, Port)
+	if err != nil {
+		// An instance that is already gone has no namespace to listen in.
+		select {
+		case <-p.Done():
+			return nil, exitedError()
+		case <-time.After(100 * time.Millisecond):
+		}
+		return nil, fmt.Errorf("custom: runtime API listener on 127.0.0.1:%d in the instance: %w", Port, err)
+	}
+	return newConn(k, p, ln, fn), nil
+}
+
+// exitedError is the error of a process that ended before it asked for
+// an invocation.
+func exitedError() *runtime.FuncError {
+	return &runtime.FuncError{Code: runtime.ErrExited, Type: "RuntimeExited",
+		Message: "runtime process is exited: the bootstrap ended before it asked for an invocation (GET " + pathRequest + "); its output is in the function's log"}
 }
 
 // CheckBootstrap checks, when fn's code folder is a folder of this host,
@@ -255,49 +298,4 @@ func dedupEnv(env []string) []string {
 		out = append(out, kv)
 	}
 	return out
-}
-
-func (k *Kind) addPending(ln net.Listener, port int, fn *runtime.Function) {
-	s := &slot{ln: ln, port: port, fn: fn}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	s.timer = time.AfterFunc(pendingTTL, func() {
-		k.mu.Lock()
-		removed := k.removePendingLocked(s)
-		k.mu.Unlock()
-		if removed {
-			s.ln.Close()
-		}
-	})
-	k.pending = append(k.pending, s)
-}
-
-func (k *Kind) removePendingLocked(s *slot) bool {
-	for i, x := range k.pending {
-		if x == s {
-			k.pending = append(k.pending[:i:i], k.pending[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
-
-// claim takes the pending Program of p: the one with p's port when p
-// says which Program it runs, else the latest one made for fn.
-func (k *Kind) claim(p runtime.Process, fn *runtime.Function) (*slot, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	match := func(s *slot) bool { return s.fn == fn }
-	if pp, ok := p.(interface{ Program() runtime.Program }); ok {
-		port := pp.Program().Port
-		match = func(s *slot) bool { return s.port == port }
-	}
-	for i := len(k.pending) - 1; i >= 0; i-- {
-		if s := k.pending[i]; match(s) {
-			s.timer.Stop()
-			k.removePendingLocked(s)
-			return s, nil
-		}
-	}
-	return nil, fmt.Errorf("custom: Attach for function %q without a pending Program", fn.Name)
 }

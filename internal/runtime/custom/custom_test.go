@@ -1,3 +1,5 @@
+//go:build linux
+
 package custom_test
 
 import (
@@ -6,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,22 +132,32 @@ type instance struct {
 	prog runtime.Program
 }
 
-func tryLaunch(t testing.TB, k *custom.Kind, fn *runtime.Function, bare bool) (*instance, error) {
+func TestMain(m *testing.M) {
+	if isTestBinaryAsInit() {
+		netnsInit() // does not return
+	}
+	os.Exit(m.Run())
+}
+
+func tryLaunch(t testing.TB, k *custom.Kind, fn *runtime.Function) (*instance, error) {
 	t.Helper()
 	prog, err := k.Program(fn)
 	if err != nil {
 		t.Fatalf("Program = %v", err)
 	}
+	return tryStart(t, k, fn, prog, 0)
+}
+
+// tryStart starts prog, waits delay (a slow executor), attaches and loads.
+func tryStart(t testing.TB, k *custom.Kind, fn *runtime.Function, prog runtime.Program, delay time.Duration) (*instance, error) {
+	t.Helper()
 	// mktemp in the bootstraps: keep its files in the test's folder.
 	started := prog
 	started.Env = append(append([]string{}, prog.Env...), "TMPDIR="+t.TempDir())
 	p := startProc(t, started)
 	p.prog = prog
-	var rp runtime.Process = p
-	if bare {
-		rp = bareProc{p}
-	}
-	conn, err := k.Attach(context.Background(), rp, fn)
+	time.Sleep(delay)
+	conn, err := k.Attach(context.Background(), p, fn)
 	if err != nil {
 		t.Fatalf("Attach = %v", err)
 	}
@@ -155,7 +169,7 @@ func tryLaunch(t testing.TB, k *custom.Kind, fn *runtime.Function, bare bool) (*
 
 func launch(t testing.TB, k *custom.Kind, fn *runtime.Function) *instance {
 	t.Helper()
-	in, err := tryLaunch(t, k, fn, false)
+	in, err := tryLaunch(t, k, fn)
 	if err != nil {
 		t.Fatalf("Load = %v", err)
 	}
@@ -218,12 +232,8 @@ func TestProgram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { // claim and close its listener
-		if c, err := k.Attach(context.Background(), bareProc{}, fn); err == nil {
-			c.Close()
-		}
-	})
-	if prog.Path != filepath.Join(fn.CodeDir, "bootstrap") || prog.Dir != fn.CodeDir || prog.Port == 0 || prog.Pipes || prog.OwnNetwork {
+	if prog.Path != "/bin/sh" || len(prog.Args) != 3 || prog.Args[0] != "-c" || prog.Args[2] != filepath.Join(fn.CodeDir, "bootstrap") ||
+		prog.Dir != fn.CodeDir || prog.Port != custom.Port || custom.Port != 31000 || prog.Pipes || !prog.OwnNetwork {
 		t.Errorf("Program = %+v", prog)
 	}
 	env := map[string]string{}
@@ -239,7 +249,7 @@ func TestProgram(t *testing.T) {
 		"RUNTIME_MEMORY":    "256",
 		"RUNTIME_TIMEOUT":   "30",
 		"RUNTIME_USERDATA":  `{"GREETING":"hi","PASSWORD":"s3cret"}`,
-		"RUNTIME_API_ADDR":  "127.0.0.1:" + strconv.Itoa(prog.Port),
+		"RUNTIME_API_ADDR":  "127.0.0.1:31000",
 	} {
 		if env[k] != v {
 			t.Errorf("env %s = %q, want %q", k, env[k], v)
@@ -257,7 +267,7 @@ func TestMissingBootstrap(t *testing.T) {
 	if _, err := k.Program(fn); !errors.As(err, &fe) || fe.Code != runtime.ErrBootstrap || fe.Message != "runtime bootstrap file is not found" {
 		t.Fatalf("Program = %v", err)
 	}
-	if _, err := k.Attach(context.Background(), bareProc{}, fn); !errors.As(err, &fe) || fe.Code != runtime.ErrBootstrap || fe.Message != "runtime bootstrap file is not found" {
+	if _, err := k.Attach(context.Background(), nil, fn); !errors.As(err, &fe) || fe.Code != runtime.ErrBootstrap || fe.Message != "runtime bootstrap file is not found" {
 		t.Fatalf("Attach = %v", err)
 	}
 	os.WriteFile(filepath.Join(fn.CodeDir, "bootstrap"), []byte(hwcr), 0o644)
@@ -410,7 +420,18 @@ func TestTimeoutThenLateResponse(t *testing.T) {
 
 func TestAPIErrors(t *testing.T) {
 	in := launch(t, custom.New(), newFunc(t, hwcr))
-	base := "http://127.0.0.1:" + strconv.Itoa(in.prog.Port)
+	// The runtime API is only reachable inside the instance's namespace.
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			c, err := in.proc.Dial(ctx, custom.Port)
+			if err != nil {
+				return nil, err
+			}
+			return c.(net.Conn), nil
+		},
+	}}
+	defer client.CloseIdleConnections()
+	base := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(custom.Port))
 	for _, tc := range []struct {
 		method, path string
 		status       int
@@ -422,7 +443,7 @@ func TestAPIErrors(t *testing.T) {
 		{"GET", "/v2/other", 404},
 	} {
 		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader("x"))
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -483,7 +504,7 @@ func TestStartFailures(t *testing.T) {
 			k := custom.New()
 			k.StartTimeout = time.Second
 			start := time.Now()
-			_, err := tryLaunch(t, k, newFunc(t, tc.boot), false)
+			_, err := tryLaunch(t, k, newFunc(t, tc.boot))
 			var fe *runtime.FuncError
 			if !errors.As(err, &fe) || fe.Code != tc.code || fe.Type != tc.typ || (tc.msg != "" && fe.Message != tc.msg) {
 				t.Fatalf("Load = %v, want %d %s %q", err, tc.code, tc.typ, tc.msg)
@@ -493,17 +514,153 @@ func TestStartFailures(t *testing.T) {
 	}
 }
 
-// A Process without Program(): Attach takes the latest Program's
-// listener.
-func TestBareProcess(t *testing.T) {
+// pidBoot is the guide's loop answering with its pid and the event.
+const pidBoot = `#!/bin/sh
+while true; do H="$(mktemp)"
+  EVENT=$(curl -sS -D "$H" "http://$RUNTIME_API_ADDR/v1/runtime/invocation/request")
+  RID=$(grep -Fi x-cff-request-id "$H" | tr -d '[:space:]' | cut -d: -f2); rm -f "$H"; [ -z "$RID" ] && continue
+  curl -sS -X POST "http://$RUNTIME_API_ADDR/v1/runtime/invocation/response/$RID" -d "$$ $EVENT"; done
+`
+
+// Two instances of the same function have their runtime APIs on the
+// same port, side by side, each in its own network namespace; neither
+// is reachable on the host's loopback or from another namespace.
+func TestTwoInstances(t *testing.T) {
 	k := custom.New()
-	fn := newFunc(t, hwcr)
-	in, err := tryLaunch(t, k, fn, true)
+	fn := newFunc(t, pidBoot)
+	free := hostPortFree(custom.Port)
+	a, b := launch(t, k, fn), launch(t, k, fn)
+	for i := 0; i < 3; i++ {
+		for _, in := range []*instance{a, b} {
+			event := fmt.Sprintf(`{"n":%d}`, i)
+			want := fmt.Sprintf("%d %s", in.proc.cmd.Process.Pid, event)
+			if got := in.mustInvoke(t, event); got != want {
+				t.Errorf("got %q, want %q (from the instance's own bootstrap)", got, want)
+			}
+		}
+	}
+	if !free {
+		t.Logf("something on the host listens on 127.0.0.1:%d: not checking that the instances are unreachable there", custom.Port)
+	} else if err := dialHost(custom.Port); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("dialing 127.0.0.1:%d on the host = %v, want connection refused", custom.Port, err)
+	}
+	third := startProc(t, runtime.Program{Path: "/bin/sleep", Args: []string{"30"}, OwnNetwork: true})
+	refused := waitFor(2*time.Second, func() bool {
+		c, err := third.Dial(context.Background(), custom.Port)
+		if err == nil {
+			c.Close()
+			t.Fatalf("port %d answers in a third namespace", custom.Port)
+		}
+		return errors.Is(err, syscall.ECONNREFUSED) // not ENETUNREACH: lo is up
+	})
+	if !refused {
+		t.Errorf("dialing port %d in a third namespace is not refused", custom.Port)
+	}
+}
+
+// The runtime API listens in the instance even when the port is taken on
+// the host.
+func TestHostPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(custom.Port)))
+	if err != nil {
+		t.Skipf("cannot hold the host's 127.0.0.1:%d: %v", custom.Port, err)
+	}
+	defer ln.Close()
+	in := launch(t, custom.New(), newFunc(t, hwcr))
+	if got := in.mustInvoke(t, `"ns"`); got != `Echo: "ns"` {
+		t.Errorf("got %q", got)
+	}
+}
+
+// oneShotBoot makes its first request without retrying: it works only
+// when the runtime API is up before the bootstrap starts.
+const oneShotBoot = `#!/bin/sh
+H="$(mktemp)"
+EVENT=$(curl -sS --fail -D "$H" "http://$RUNTIME_API_ADDR/v1/runtime/invocation/request") || { echo "first request failed"; exit 4; }
+RID=$(grep -Fi x-cff-request-id "$H" | tr -d '[:space:]' | cut -d: -f2)
+curl -sS -X POST "http://$RUNTIME_API_ADDR/v1/runtime/invocation/response/$RID" -d "once: $EVENT"
+sleep 30
+`
+
+// The launcher holds the bootstrap back until Attach has made the
+// listener, however late that is.
+func TestLateAttach(t *testing.T) {
+	k := custom.New()
+	fn := newFunc(t, oneShotBoot)
+	prog, err := k.Program(fn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := in.mustInvoke(t, `"bare"`); got != `Echo: "bare"` {
+	in, err := tryStart(t, k, fn, prog, 300*time.Millisecond)
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	if got := in.mustInvoke(t, `1`); got != "once: 1" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// The guide's bootstrap, as is, copes with a runtime API that comes up
+// after it starts (here without the launcher, the bootstrap started
+// directly): curl's refused connections only make it loop.
+func TestHWCRBeforeListener(t *testing.T) {
+	k := custom.New()
+	fn := newFunc(t, hwcr)
+	prog, err := k.Program(fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog.Path, prog.Args = filepath.Join(fn.CodeDir, "bootstrap"), nil
+	in, err := tryStart(t, k, fn, prog, 300*time.Millisecond)
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	if !strings.Contains(in.proc.out.String(), "curl: (7)") {
+		t.Logf("the bootstrap did not poll before the listener was up; output %q", in.proc.out.String())
+	}
+	for i := 0; i < 2; i++ {
+		if got := in.mustInvoke(t, `"late"`); got != `Echo: "late"` {
+			t.Errorf("got %q", got)
+		}
+	}
+}
+
+// When the code folder is not visible (a sandbox), a missing bootstrap
+// shows as a process that exits at once, saying why.
+func TestMissingBootstrapUnchecked(t *testing.T) {
+	k := custom.New()
+	for _, tc := range []struct {
+		name, mode string
+		status     string
+		say        string
+	}{
+		{"Missing", "", "exit status 127", "runtime bootstrap file is not found"},
+		{"NotExecutable", "0644", "exit status 126", "runtime bootstrap file is not executable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fn := newFunc(t, "")
+			fn.CodeDir = runtime.CodeDir // not a folder of this host
+			prog, err := k.Program(fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := newFunc(t, "").CodeDir
+			if tc.mode != "" {
+				os.WriteFile(filepath.Join(dir, "bootstrap"), []byte(hwcr), 0o644)
+			}
+			prog.Args[2] = filepath.Join(dir, "bootstrap")
+			prog.Dir = "/"
+			start := time.Now()
+			in, err := tryStart(t, k, fn, prog, 0)
+			var fe *runtime.FuncError
+			if !errors.As(err, &fe) || fe.Code != runtime.ErrExited || time.Since(start) > 3*time.Second {
+				t.Fatalf("Load = %v after %v", err, time.Since(start))
+			}
+			<-in.proc.exited
+			if !strings.Contains(in.proc.out.String(), tc.say) || in.proc.waitErr == nil || in.proc.waitErr.Error() != tc.status {
+				t.Errorf("output %q, exit %v; want %q, %s", in.proc.out.String(), in.proc.waitErr, tc.say, tc.status)
+			}
+		})
 	}
 }
 

@@ -45,8 +45,7 @@ const deadlineHeader = "X-Openfgs-Deadline"
 type conn struct {
 	kind   *Kind
 	proc   runtime.Process
-	port   int
-	exited <-chan struct{} // nil when the Process cannot tell
+	exited <-chan struct{} // Process.Done
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -54,31 +53,42 @@ type conn struct {
 	// connecting is a lock (held by whoever dials) that waits with a ctx.
 	connecting chan struct{}
 
-	mu       sync.Mutex
-	fn       *runtime.Function
-	client   *rpc.Client
-	failed   error // why the instance cannot be used, for good
-	released bool
+	mu     sync.Mutex
+	fn     *runtime.Function
+	client *rpc.Client
+	failed error // why the instance cannot be used, for good
 }
 
-func newConn(k *Kind, p runtime.Process, port int, fn *runtime.Function) *conn {
+func newConn(k *Kind, p runtime.Process, fn *runtime.Function) *conn {
 	return &conn{
-		kind: k, proc: p, port: port, fn: fn,
-		exited:     exitedOf(p),
+		kind: k, proc: p, fn: fn,
+		exited:     p.Done(),
 		closed:     make(chan struct{}),
 		connecting: make(chan struct{}, 1),
 	}
 }
 
-// exitedOf is the exit channel of p when it has one.
-func exitedOf(p runtime.Process) <-chan struct{} {
-	switch x := p.(type) {
-	case interface{ Exited() <-chan struct{} }:
-		return x.Exited()
-	case interface{ Done() <-chan struct{} }:
-		return x.Done()
+// exitGrace is how long a call whose process has ended may still take to
+// deliver an answer the process sent just before its end.
+const exitGrace = 100 * time.Millisecond
+
+// errExited is why an instance whose process ended cannot be used.
+var errExited = errors.New("the function binary exited")
+
+// hasExited reports whether the process has ended.
+func (c *conn) hasExited() bool {
+	select {
+	case <-c.exited:
+		return true
+	default:
+		return false
 	}
-	return nil
+}
+
+// exitedError is Load's error for a process that ended.
+func exitedError(when string) *runtime.FuncError {
+	return &runtime.FuncError{Code: runtime.ErrExited, Type: "RuntimeExited",
+		Message: fmt.Sprintf("runtime process is exited: the function binary ended %s", when)}
 }
 
 // Load waits until the binary serves the rpc protocol. A Go function has
@@ -89,8 +99,14 @@ func (c *conn) Load(ctx context.Context, fn *runtime.Function) error {
 		c.fn = fn
 		c.mu.Unlock()
 	}
-	_, err := c.rpcClient(ctx)
-	return err
+	if _, err := c.rpcClient(ctx); err != nil {
+		return err
+	}
+	if c.hasExited() {
+		c.fail(broken(errExited))
+		return exitedError("right after it listened on RUNTIME_API_ADDR")
+	}
+	return nil
 }
 
 // rpcClient returns the connected client, dialing first if needed.
@@ -148,7 +164,7 @@ func (c *conn) dial(ctx context.Context, fn *runtime.Function) (*rpc.Client, err
 	var lastErr error
 	for {
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		rwc, err := c.proc.Dial(actx, c.port)
+		rwc, err := c.proc.Dial(actx, Port)
 		if err == nil {
 			var client *rpc.Client
 			client, err = handshake(actx, rwc)
@@ -171,11 +187,10 @@ func (c *conn) dial(ctx context.Context, fn *runtime.Function) (*rpc.Client, err
 		case <-c.closed:
 			return nil, c.closedErr()
 		case <-c.exited:
-			return nil, &runtime.FuncError{Code: runtime.ErrExited, Type: "RuntimeExited",
-				Message: fmt.Sprintf("runtime process is exited: the function binary ended before it listened on RUNTIME_API_ADDR (port %d)", c.port)}
+			return nil, exitedError(fmt.Sprintf("before it listened on RUNTIME_API_ADDR (127.0.0.1:%d)", Port))
 		case <-timer.C:
 			return nil, &runtime.FuncError{Code: runtime.ErrInitTime, Type: "RuntimeInitTimeout",
-				Message: fmt.Sprintf("runtime initialization timed out after %v: the function binary does not listen on RUNTIME_API_ADDR (port %d; last error: %v)", limit, c.port, lastErr)}
+				Message: fmt.Sprintf("runtime initialization timed out after %v: the function binary does not listen on RUNTIME_API_ADDR (127.0.0.1:%d; last error: %v)", limit, Port, lastErr)}
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 50*time.Millisecond)
@@ -233,6 +248,10 @@ func (c *conn) Invoke(ctx context.Context, inv *runtime.Invocation) (runtime.Res
 		}
 		return runtime.Result{}, broken(err)
 	}
+	if c.hasExited() {
+		c.fail(broken(errExited))
+		return runtime.Result{}, broken(errExited)
+	}
 	req := &invokeRequest{Payload: inv.Event, Header: invokeHeader(inv)}
 	resp := new(invokeResponse)
 	call := client.Go("Function.Invoke", req, resp, make(chan *rpc.Call, 1))
@@ -242,6 +261,17 @@ func (c *conn) Invoke(ctx context.Context, inv *runtime.Invocation) (runtime.Res
 		return runtime.Result{}, ctx.Err()
 	case <-c.closed:
 		return runtime.Result{}, broken(c.closedErr())
+	case <-c.exited:
+		// The end of the process closes the connection, which ends the
+		// call; an answer sent just before the end is still taken.
+		select {
+		case <-call.Done:
+		case <-ctx.Done():
+			return runtime.Result{}, ctx.Err()
+		case <-time.After(exitGrace):
+			c.fail(broken(errExited))
+			return runtime.Result{}, broken(errExited)
+		}
 	}
 	c.mu.Lock()
 	maxResp := maxResponse(c.fn)
@@ -342,8 +372,8 @@ func (c *conn) closedErr() error {
 	return fmt.Errorf("%w: gofn: connection closed", runtime.ErrBroken)
 }
 
-// Close closes the rpc connection (failing calls in flight) and gives the
-// instance's port back. It does not stop the process.
+// Close closes the rpc connection (failing calls in flight). It does not
+// stop the process.
 func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
@@ -352,14 +382,9 @@ func (c *conn) Close() error {
 		if c.failed == nil {
 			c.failed = c.closedErr()
 		}
-		release := !c.released
-		c.released = true
 		c.mu.Unlock()
 		if client != nil {
 			client.Close()
-		}
-		if release {
-			releasePort(c.port)
 		}
 	})
 	return nil

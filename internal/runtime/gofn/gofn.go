@@ -7,30 +7,27 @@
 // The Conn is the rpc client: each invocation is one call of
 // "Function.Invoke", and several may run at once.
 //
-// # Ports
+// # Network
 //
-// Instances share the host's network, so every instance gets its own
-// loopback port, chosen by Program from [Kind.PortMin, Kind.PortMax)
-// (below Linux's ephemeral range, so that no outgoing connection takes it
-// between Program and the binary's listen) and not handed out again until
-// the instance's Conn is closed. Attach finds the port of its process
-// through an optional method of the Process,
+// Each instance has a network namespace of its own (Program.OwnNetwork)
+// holding only a loopback interface. RUNTIME_API_ADDR is always
+// 127.0.0.1:8000 (Port): the binary listens there inside its namespace
+// and the Conn reaches it with Process.Dial. So nothing of an instance is
+// reachable from the host's loopback or from any other instance, and
+// every instance uses the same port, side by side, with no port handed
+// out by the host.
 //
-//	Program() runtime.Program // the Program the process runs
-//
-// and, when the Process does not have it, takes the port of the latest
-// Program made for the same *Function that no instance claimed yet. A
-// Program never attached is forgotten after 5 minutes.
+// In this version the namespace has no other interface: a Go function
+// has no outbound network at all (no Internet, no VPC, not the host).
 //
 // # Start and exit
 //
-// Attach returns at once; Load (or the first Invoke) dials the port until
-// the binary listens, bounded by its ctx and by the start timeout. It
-// notices a process that ends before it listens when the Process has an
-// Exited() or Done() method returning a channel closed at its exit;
-// otherwise the dialing lasts until ctx, the start timeout or Close.
-// Once connected, the end of the process closes the connection, which
-// fails the calls in flight with an error wrapping runtime.ErrBroken.
+// Attach returns at once; Load (or the first Invoke) dials Port until the
+// binary listens, bounded by its ctx and by the start timeout
+// (runtime.ErrInitTime after it). A process that ends first
+// (Process.Done) fails Load with runtime.ErrExited. Once connected, the
+// end of the process fails the calls in flight, and every later one,
+// with an error wrapping runtime.ErrBroken.
 //
 // # Initializer
 //
@@ -50,7 +47,6 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/openfgs/openfgs/internal/runtime"
@@ -59,13 +55,13 @@ import (
 // RuntimeName is the API's runtime enum this Kind runs.
 const RuntimeName = "Go1.x"
 
-// Defaults of the Kind's settings.
-const (
-	DefaultPortMin      = 20000
-	DefaultPortMax      = 32768 // Linux's ephemeral range starts here
-	DefaultStartTimeout = 30 * time.Second
-	pendingTTL          = 5 * time.Minute
-)
+// Port is where a Go function's binary serves the runtime protocol,
+// inside its instance's network namespace: RUNTIME_API_ADDR is
+// 127.0.0.1:Port.
+const Port = 8000
+
+// DefaultStartTimeout is Kind.StartTimeout's default.
+const DefaultStartTimeout = 30 * time.Second
 
 // baseEnv is the environment every instance starts with.
 var baseEnv = []string{
@@ -76,31 +72,10 @@ var baseEnv = []string{
 
 // Kind runs Go1.x functions. Set its fields before the first Program.
 type Kind struct {
-	// PortMin and PortMax bound the loopback ports handed to instances:
-	// [PortMin, PortMax). Zero means the defaults.
-	PortMin, PortMax int
 	// StartTimeout bounds how long Load waits for the binary to listen
 	// (the function's initializer timeout when that is longer). A binary
 	// that is still not listening fails with runtime.ErrInitTime.
 	StartTimeout time.Duration
-
-	mu      sync.Mutex
-	pending []*slot // Programs not attached yet, oldest first
-}
-
-// ports are the loopback ports of pending and attached instances of
-// every Kind in the process.
-var ports struct {
-	mu   sync.Mutex
-	used map[int]bool
-	next int // where the next search starts, from the low end
-}
-
-// slot is a Program waiting for its Attach.
-type slot struct {
-	port  int
-	fn    *runtime.Function
-	timer *time.Timer
 }
 
 var _ runtime.Kind = (*Kind)(nil)
@@ -126,8 +101,9 @@ func (k *Kind) Available(rt string) error {
 }
 
 // Program returns the program of an instance of fn: its handler binary,
-// with FunctionGraph's RUNTIME_* environment and a loopback port of its
-// own in RUNTIME_API_ADDR. There are no generic instances: fn must be set.
+// in a network namespace of its own, with FunctionGraph's RUNTIME_*
+// environment and RUNTIME_API_ADDR=127.0.0.1:8000. There are no generic
+// instances: fn must be set.
 func (k *Kind) Program(fn *runtime.Function) (runtime.Program, error) {
 	if fn == nil {
 		return runtime.Program{}, errors.New("gofn: Go1.x has no generic instances (Program needs the function)")
@@ -142,21 +118,17 @@ func (k *Kind) Program(fn *runtime.Function) (runtime.Program, error) {
 	if err := checkHandler(fn); err != nil {
 		return runtime.Program{}, err
 	}
-	port, err := k.allocPort()
-	if err != nil {
-		return runtime.Program{}, err
-	}
 	env := runtime.Environ(baseEnv, fn)
 	env = append(env,
 		"RUNTIME_USERDATA="+userDataJSON(fn),
-		"RUNTIME_API_ADDR="+net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		"RUNTIME_API_ADDR="+net.JoinHostPort("127.0.0.1", strconv.Itoa(Port)),
 	)
-	k.addPending(port, fn)
 	return runtime.Program{
-		Path: bin,
-		Env:  dedupEnv(env),
-		Dir:  codeDir(fn),
-		Port: port,
+		Path:       bin,
+		Env:        dedupEnv(env),
+		Dir:        codeDir(fn),
+		Port:       Port,
+		OwnNetwork: true,
 	}, nil
 }
 
@@ -169,11 +141,10 @@ func (k *Kind) Attach(ctx context.Context, p runtime.Process, fn *runtime.Functi
 	if err := checkHandler(fn); err != nil {
 		return nil, err
 	}
-	port, err := k.claim(p, fn)
-	if err != nil {
-		return nil, err
+	if p == nil {
+		return nil, errors.New("gofn: Attach needs the process")
 	}
-	return newConn(k, p, port, fn), nil
+	return newConn(k, p, fn), nil
 }
 
 // handlerPath is where the instance finds its binary.
@@ -262,111 +233,4 @@ func dedupEnv(env []string) []string {
 		out = append(out, kv)
 	}
 	return out
-}
-
-// allocPort returns a loopback port no instance uses and nothing on the
-// host listens on.
-func (k *Kind) allocPort() (int, error) {
-	lo, hi := k.PortMin, k.PortMax
-	if lo <= 0 {
-		lo = DefaultPortMin
-	}
-	if hi <= lo {
-		hi = max(DefaultPortMax, lo+1)
-	}
-	ports.mu.Lock()
-	defer ports.mu.Unlock()
-	if ports.used == nil {
-		ports.used = make(map[int]bool)
-	}
-	n := hi - lo
-	for i := 0; i < n; i++ {
-		port := lo + (ports.next+i)%n
-		if ports.used[port] {
-			continue
-		}
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		ports.used[port] = true
-		ports.next = (ports.next + i + 1) % n
-		return port, nil
-	}
-	return 0, fmt.Errorf("gofn: no free loopback port in [%d, %d)", lo, hi)
-}
-
-// takePort marks port used; it reports false when it already was.
-func takePort(port int) bool {
-	ports.mu.Lock()
-	defer ports.mu.Unlock()
-	if ports.used[port] {
-		return false
-	}
-	if ports.used == nil {
-		ports.used = make(map[int]bool)
-	}
-	ports.used[port] = true
-	return true
-}
-
-func releasePort(port int) {
-	ports.mu.Lock()
-	delete(ports.used, port)
-	ports.mu.Unlock()
-}
-
-func (k *Kind) addPending(port int, fn *runtime.Function) {
-	s := &slot{port: port, fn: fn}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	s.timer = time.AfterFunc(pendingTTL, func() {
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		if k.removePendingLocked(s) {
-			releasePort(s.port)
-		}
-	})
-	k.pending = append(k.pending, s)
-}
-
-func (k *Kind) removePendingLocked(s *slot) bool {
-	for i, x := range k.pending {
-		if x == s {
-			k.pending = append(k.pending[:i:i], k.pending[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
-
-// claim takes the pending Program of p: the one with p's port when p
-// says which Program it runs, else the latest one made for fn.
-func (k *Kind) claim(p runtime.Process, fn *runtime.Function) (int, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if pp, ok := p.(interface{ Program() runtime.Program }); ok {
-		port := pp.Program().Port
-		for _, s := range k.pending {
-			if s.port == port {
-				s.timer.Stop()
-				k.removePendingLocked(s)
-				return port, nil
-			}
-		}
-		if port > 0 && takePort(port) {
-			// A forgotten Program: take its port back.
-			return port, nil
-		}
-		return 0, fmt.Errorf("gofn: no pending Program with port %d", port)
-	}
-	for i := len(k.pending) - 1; i >= 0; i-- {
-		if s := k.pending[i]; s.fn == fn {
-			s.timer.Stop()
-			k.removePendingLocked(s)
-			return s.port, nil
-		}
-	}
-	return 0, fmt.Errorf("gofn: Attach for function %q without a pending Program", fn.Name)
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package gofn_test
 
 import (
@@ -6,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +31,9 @@ var build struct {
 }
 
 func TestMain(m *testing.M) {
+	if isTestBinaryAsInit() {
+		netnsInit() // does not return
+	}
 	code := m.Run()
 	if build.dir != "" {
 		os.RemoveAll(build.dir)
@@ -89,25 +96,21 @@ type instance struct {
 // launch starts an instance of fn and loads it.
 func launch(t testing.TB, k *gofn.Kind, fn *runtime.Function) *instance {
 	t.Helper()
-	in, err := tryLaunch(t, k, fn, false)
+	in, err := tryLaunch(t, k, fn)
 	if err != nil {
 		t.Fatalf("Load = %v", err)
 	}
 	return in
 }
 
-func tryLaunch(t testing.TB, k *gofn.Kind, fn *runtime.Function, bare bool) (*instance, error) {
+func tryLaunch(t testing.TB, k *gofn.Kind, fn *runtime.Function) (*instance, error) {
 	t.Helper()
 	prog, err := k.Program(fn)
 	if err != nil {
 		t.Fatalf("Program = %v", err)
 	}
 	p := startProc(t, prog)
-	var rp runtime.Process = p
-	if bare {
-		rp = bareProc{p}
-	}
-	conn, err := k.Attach(context.Background(), rp, fn)
+	conn, err := k.Attach(context.Background(), p, fn)
 	if err != nil {
 		t.Fatalf("Attach = %v", err)
 	}
@@ -167,10 +170,11 @@ func TestProgram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p1.Port == p2.Port || p1.Port < gofn.DefaultPortMin || p1.Port >= gofn.DefaultPortMax {
-		t.Errorf("ports %d and %d", p1.Port, p2.Port)
+	// Every instance: the same port, in a network namespace of its own.
+	if p1.Port != gofn.Port || p2.Port != gofn.Port || gofn.Port != 8000 {
+		t.Errorf("ports %d and %d, want %d", p1.Port, p2.Port, gofn.Port)
 	}
-	if p1.Path != filepath.Join(fn.CodeDir, "handler") || p1.Dir != fn.CodeDir || p1.Pipes || p1.OwnNetwork {
+	if p1.Path != filepath.Join(fn.CodeDir, "handler") || p1.Dir != fn.CodeDir || p1.Pipes || !p1.OwnNetwork || !p2.OwnNetwork {
 		t.Errorf("Program = %+v", p1)
 	}
 	env := map[string]string{}
@@ -196,7 +200,7 @@ func TestProgram(t *testing.T) {
 		"RUNTIME_INITIALIZER_HANDLER": "init",
 		"RUNTIME_INITIALIZER_TIMEOUT": "5",
 		"RUNTIME_MAX_RESP_BODY_SIZE":  "6291456",
-		"RUNTIME_API_ADDR":            "127.0.0.1:" + strconv.Itoa(p1.Port),
+		"RUNTIME_API_ADDR":            "127.0.0.1:8000",
 	}
 	for k, v := range want {
 		if env[k] != v {
@@ -224,7 +228,7 @@ func TestMissingHandler(t *testing.T) {
 	if _, err := k.Program(fn); !errors.As(err, &fe) || fe.Code != runtime.ErrEntry || !strings.Contains(fe.Message, "nothere") {
 		t.Fatalf("Program = %v, want FuncError %d naming nothere", err, runtime.ErrEntry)
 	}
-	if _, err := k.Attach(context.Background(), bareProc{}, fn); !errors.As(err, &fe) || fe.Code != runtime.ErrEntry {
+	if _, err := k.Attach(context.Background(), nil, fn); !errors.As(err, &fe) || fe.Code != runtime.ErrEntry {
 		t.Fatalf("Attach = %v, want FuncError %d", err, runtime.ErrEntry)
 	}
 	dir := t.TempDir()
@@ -438,19 +442,69 @@ func TestCloseDuringInvoke(t *testing.T) {
 	}
 }
 
-// A Process without Program(): Attach takes the latest Program's port.
-func TestBareProcess(t *testing.T) {
+// Two instances of the same function serve on the same port, each in
+// its own network namespace, and neither is reachable on the host's
+// loopback.
+func TestTwoInstances(t *testing.T) {
 	k := gofn.New()
 	fn := newFunc(t)
-	in, err := tryLaunch(t, k, fn, true)
-	if err != nil {
-		t.Fatal(err)
+	free := hostPortFree(gofn.Port)
+	a, b := launch(t, k, fn), launch(t, k, fn)
+	for _, in := range []*instance{a, b} {
+		pid := fmt.Sprintf(`{"pid":%d}`, in.proc.cmd.Process.Pid)
+		for i := 0; i < 3; i++ {
+			if got := in.mustInvoke(t, `{"action":"pid"}`); got != pid {
+				t.Errorf("answer %s, want %s (the instance's own process)", got, pid)
+			}
+		}
 	}
-	if got := in.mustInvoke(t, `{"action":"string","name":"bare"}`); got != "hello, bare" {
+	if !free {
+		t.Logf("something on the host listens on 127.0.0.1:%d: not checking that the instances are unreachable there", gofn.Port)
+		return
+	}
+	err := dialHost(gofn.Port)
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("dialing 127.0.0.1:%d on the host = %v, want connection refused", gofn.Port, err)
+	}
+	// Not through Process.Dial of another process either: only the
+	// instance's own namespace has its server.
+	third := startProc(t, runtime.Program{Path: "/bin/sleep", Args: []string{"30"}, OwnNetwork: true})
+	refused := waitFor(2*time.Second, func() bool {
+		c, err := third.Dial(context.Background(), gofn.Port)
+		if err == nil {
+			c.Close()
+			t.Fatalf("port %d answers in a third namespace", gofn.Port)
+		}
+		return errors.Is(err, syscall.ECONNREFUSED) // not ENETUNREACH: lo is up
+	})
+	if !refused {
+		t.Errorf("dialing port %d in a third namespace is not refused", gofn.Port)
+	}
+}
+
+// The instance's binary listens even when the port is taken on the host.
+func TestHostPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(gofn.Port)))
+	if err != nil {
+		t.Skipf("cannot hold the host's 127.0.0.1:%d: %v", gofn.Port, err)
+	}
+	defer ln.Close()
+	in := launch(t, gofn.New(), newFunc(t))
+	if got := in.mustInvoke(t, `{"action":"string","name":"ns"}`); got != "hello, ns" {
 		t.Errorf("got %q", got)
 	}
-	if _, err := k.Attach(context.Background(), bareProc{}, fn); err == nil {
-		t.Error("second Attach without a Program = nil error")
+}
+
+// The end of the process fails a pending Load promptly with ErrExited,
+// even while the Conn is still dialing.
+func TestExitDuringLoad(t *testing.T) {
+	k := gofn.New()
+	fn := script(t, "sleep 0.3; exit 2")
+	start := time.Now()
+	_, err := tryLaunch(t, k, fn)
+	var fe *runtime.FuncError
+	if !errors.As(err, &fe) || fe.Code != runtime.ErrExited || time.Since(start) > 3*time.Second {
+		t.Fatalf("Load = %v after %v, want FuncError %d at once", err, time.Since(start), runtime.ErrExited)
 	}
 }
 
@@ -487,7 +541,7 @@ http.server.HTTPServer((h, int(p)), http.server.BaseHTTPRequestHandler).serve_fo
 			k := gofn.New()
 			k.StartTimeout = time.Second
 			start := time.Now()
-			_, err := tryLaunch(t, k, script(t, tc.body), false)
+			_, err := tryLaunch(t, k, script(t, tc.body))
 			var fe *runtime.FuncError
 			if !errors.As(err, &fe) || fe.Code != tc.code || !strings.Contains(fe.Message, tc.mention) {
 				t.Fatalf("Load = %v, want FuncError %d mentioning %q", err, tc.code, tc.mention)

@@ -12,6 +12,7 @@ import (
 	"net/http/httptrace"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openfgs/openfgs/internal/runtime"
@@ -23,7 +24,7 @@ const drainLimit = 256 << 20
 // conn is the Conn of one HTTP function instance.
 type conn struct {
 	proc         runtime.Process
-	exited       <-chan struct{} // nil when the Process cannot tell
+	exited       <-chan struct{} // Process.Done
 	startTimeout time.Duration
 	transport    *http.Transport
 
@@ -45,7 +46,7 @@ func newConn(p runtime.Process, fn *runtime.Function, startTimeout time.Duration
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
 		proc:         p,
-		exited:       exitedOf(p),
+		exited:       p.Done(),
 		startTimeout: startTimeout,
 		closed:       make(chan struct{}),
 		closeCtx:     ctx,
@@ -64,17 +65,6 @@ func newConn(p runtime.Process, fn *runtime.Function, startTimeout time.Duration
 		WriteBufferSize:     64 << 10,
 	}
 	return c
-}
-
-// exitedOf is the exit channel of p when it has one.
-func exitedOf(p runtime.Process) <-chan struct{} {
-	switch x := p.(type) {
-	case interface{ Exited() <-chan struct{} }:
-		return x.Exited()
-	case interface{ Done() <-chan struct{} }:
-		return x.Done()
-	}
-	return nil
 }
 
 func (c *conn) setFunction(fn *runtime.Function) {
@@ -115,7 +105,15 @@ func (c *conn) Load(ctx context.Context, fn *runtime.Function) error {
 	if fn != nil {
 		c.setFunction(fn)
 	}
-	return c.waitReady(ctx)
+	if err := c.waitReady(ctx); err != nil {
+		return err
+	}
+	if c.hasExited() {
+		c.fail(broken(errExited))
+		return &runtime.FuncError{Code: runtime.ErrExited, Type: "RuntimeExited",
+			Message: fmt.Sprintf("runtime process is exited: the bootstrap ended right after its server listened on port %d", Port)}
+	}
+	return nil
 }
 
 // waitReady dials port 8000 until the server accepts, once.
@@ -190,6 +188,32 @@ func (c *conn) dialUntilUp(ctx context.Context, fn *runtime.Function) error {
 
 var errClosed = errors.New("httpfn: connection closed")
 
+// errExited is why an instance whose process ended cannot be used.
+var errExited = errors.New("the function's process exited")
+
+// exitGrace is how long a request whose process has ended may still take
+// to deliver an answer the server sent just before the end.
+const exitGrace = 100 * time.Millisecond
+
+// hasExited reports whether the process has ended.
+func (c *conn) hasExited() bool {
+	select {
+	case <-c.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// fail marks the instance unusable.
+func (c *conn) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failed == nil {
+		c.failed = err
+	}
+}
+
 func broken(err error) error {
 	if errors.Is(err, runtime.ErrBroken) {
 		return err
@@ -220,11 +244,35 @@ func (c *conn) Invoke(ctx context.Context, inv *runtime.Invocation) (runtime.Res
 	if fe != nil {
 		return runtime.Result{Body: fe.JSON(), Err: fe}, nil
 	}
-	// Close cancels requests in flight.
+	if c.hasExited() {
+		c.fail(broken(errExited))
+		return runtime.Result{}, broken(errExited)
+	}
+	// Close cancels requests in flight, and so does the end of the
+	// process (after exitGrace, for an answer sent just before it: the
+	// end closes the server's connections, which usually fails the
+	// request at once anyway).
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(c.closeCtx, cancel)
 	defer stop()
+	var gone atomic.Bool
+	if c.exited != nil {
+		go func() {
+			select {
+			case <-c.exited:
+				t := time.NewTimer(exitGrace)
+				defer t.Stop()
+				select {
+				case <-t.C:
+					gone.Store(true)
+					cancel()
+				case <-rctx.Done():
+				}
+			case <-rctx.Done():
+			}
+		}()
+	}
 
 	var resp *http.Response
 	for attempt := 0; ; attempt++ {
@@ -246,6 +294,9 @@ func (c *conn) Invoke(ctx context.Context, inv *runtime.Invocation) (runtime.Res
 			return runtime.Result{}, ctx.Err()
 		case c.closeCtx.Err() != nil:
 			return runtime.Result{}, broken(errClosed)
+		case gone.Load() || c.hasExited():
+			c.fail(broken(errExited))
+			return runtime.Result{}, broken(errExited)
 		case reused && attempt < 3:
 			// A kept-alive connection the server had closed: again, on
 			// another one.
@@ -262,6 +313,9 @@ func (c *conn) Invoke(ctx context.Context, inv *runtime.Invocation) (runtime.Res
 			return runtime.Result{}, ctx.Err()
 		case c.closeCtx.Err() != nil:
 			return runtime.Result{}, broken(errClosed)
+		case gone.Load() || c.hasExited():
+			c.fail(broken(errExited))
+			return runtime.Result{}, broken(errExited)
 		}
 		return runtime.Result{}, broken(fmt.Errorf("reading the response: %w", err))
 	}

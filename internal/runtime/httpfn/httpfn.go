@@ -12,18 +12,23 @@
 //
 // The bootstrap runs under /bin/sh: when it is executable it is executed
 // (so a #! line is honoured, and a file without one is run by the shell),
-// otherwise the shell reads it as a script. Each instance has its own
-// network namespace (Program.OwnNetwork), so every instance's server can
-// use port 8000; the Conn reaches it with Process.Dial.
+// otherwise the shell reads it as a script.
+//
+// # Network
+//
+// Each instance has a network namespace of its own (Program.OwnNetwork)
+// holding only a loopback interface, so every instance's server uses port
+// 8000 side by side, and no other instance, nor anything on the host's
+// loopback, can reach it; the Conn reaches it with Process.Dial. In this
+// version the namespace has no other interface: an HTTP function has no
+// outbound network at all (no Internet, no VPC, not the host).
 //
 // # Start
 //
 // Attach returns at once; Load (or the first Invoke) dials port 8000
 // until the server accepts, bounded by its ctx and the start timeout
-// (runtime.ErrInitTime after it). A process that ends first fails Load
-// with runtime.ErrExited when the Process has an Exited() or Done()
-// method returning a channel closed at its exit; without one, dialing
-// lasts until ctx, the start timeout or Close. When Function.CodeDir is a
+// (runtime.ErrInitTime after it). A process that ends first
+// (Process.Done) fails Load with runtime.ErrExited. When Function.CodeDir is a
 // folder of this host (tests, no sandbox), Program and Attach check that
 // the bootstrap exists (runtime.ErrBootstrap, "runtime bootstrap file is
 // not found"); in a sandbox a missing bootstrap makes the process exit at
@@ -160,6 +165,9 @@ func (k *Kind) Attach(ctx context.Context, p runtime.Process, fn *runtime.Functi
 	}
 	if err := CheckBootstrap(fn); err != nil {
 		return nil, err
+	}
+	if p == nil {
+		return nil, errors.New("httpfn: Attach needs the process")
 	}
 	limit := k.StartTimeout
 	if limit <= 0 {

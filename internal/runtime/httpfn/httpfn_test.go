@@ -14,6 +14,7 @@ import (
 	goruntime "runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -110,6 +111,13 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 200; // close idle connections quickly
 server.listen(8000, '0.0.0.0');
 `,
+}
+
+func TestMain(m *testing.M) {
+	if isTestBinaryAsInit() {
+		netnsInit() // does not return
+	}
+	os.Exit(m.Run())
 }
 
 func newFunc(t testing.TB, files map[string]string) *runtime.Function {
@@ -403,6 +411,7 @@ func TestTwoInstances(t *testing.T) {
 	need(t, node)
 	k := httpfn.New()
 	fn := newFunc(t, nodeApp)
+	free := hostPortFree(httpfn.Port)
 	a, b := launch(t, k, fn), launch(t, k, fn)
 	pids := map[int]bool{}
 	for i := 0; i < 3; i++ {
@@ -413,6 +422,11 @@ func TestTwoInstances(t *testing.T) {
 	}
 	if len(pids) != 2 {
 		t.Errorf("answers came from pids %v, want two", pids)
+	}
+	if !free {
+		t.Logf("something on the host listens on 127.0.0.1:%d: not checking that the instances are unreachable there", httpfn.Port)
+	} else if err := dialHost(httpfn.Port); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("dialing 127.0.0.1:%d on the host = %v, want connection refused", httpfn.Port, err)
 	}
 }
 
