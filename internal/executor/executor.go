@@ -203,27 +203,39 @@ type poolKey struct {
 	Version string
 }
 
-// revision changes whenever a function's code or configuration does.
-func revision(f *fgs.Function) string {
-	return f.Digest + "@" + f.LastModified.UTC().Format(time.RFC3339Nano)
+// revision identifies one state of a function's code and configuration:
+// every change moves LastModified, a new package changes the digest, and
+// a re-created function has a new Seq.
+type revision struct {
+	digest   string
+	modified time.Time
+	seq      int64
+}
+
+func revisionOf(f *fgs.Function) revision {
+	return revision{f.Digest, f.LastModified, f.Seq}
+}
+
+func (r revision) is(f *fgs.Function) bool {
+	return r.digest == f.Digest && r.modified.Equal(f.LastModified) && r.seq == f.Seq
 }
 
 // poolFor returns the pool of f's current revision, retiring the pool of
 // an older one.
 func (e *Executor) poolFor(f *fgs.Function, kind runtime.Kind) (*pool, error) {
 	k := poolKey{f.Key(), f.Version}
-	rev := revision(f)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return nil, fgs.Errorf(fgs.Unavailable, "FSS.0503", "the node is shutting down")
 	}
 	if p := e.pools[k]; p != nil {
-		if p.rev == rev {
+		if p.rev.is(f) {
 			return p, nil
 		}
-		if p.rev > rev && !p.fn.LastModified.Before(f.LastModified) {
-			// f is older than what the pool runs (a stale read): use the pool.
+		if f.LastModified.Before(p.rev.modified) {
+			// f is older than what the pool runs (a read that raced an
+			// update): keep the newer pool.
 			return p, nil
 		}
 		p.retire()
@@ -232,7 +244,7 @@ func (e *Executor) poolFor(f *fgs.Function, kind runtime.Kind) (*pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := newPool(e, k, rev, f, rf, kind)
+	p := newPool(e, k, f, rf, kind)
 	e.pools[k] = p
 	return p, nil
 }

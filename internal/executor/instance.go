@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -315,6 +316,39 @@ func (b *boundedLog) bytes() []byte {
 		out = append(out, []byte("... ("+itoa(b.dropped)+" more bytes of log dropped)\n")...)
 	}
 	return out
+}
+
+// logTime is the platform's timestamp layout in logs.
+const logTime = "2006-01-02T15:04:05Z"
+
+// startLine writes the platform's first line of an invocation's log.
+func (b *boundedLog) startLine(t time.Time, id, version string) {
+	var buf [160]byte
+	l := t.UTC().AppendFormat(buf[:0], logTime)
+	l = append(l, " Start invoke request '"...)
+	l = append(l, id...)
+	l = append(l, "', version: "...)
+	l = append(l, version...)
+	l = append(l, '\n')
+	b.Write(l)
+}
+
+// finishLine writes the platform's last line of an invocation's log.
+func (b *boundedLog) finishLine(t time.Time, id string, d time.Duration, memMB float64, billingMB int) {
+	var buf [256]byte
+	l := t.UTC().AppendFormat(buf[:0], logTime)
+	l = append(l, " Finish invoke request '"...)
+	l = append(l, id...)
+	l = append(l, "', duration: "...)
+	l = strconv.AppendFloat(l, float64(d.Microseconds())/1000, 'f', 3, 64)
+	l = append(l, "ms, billing duration: "...)
+	l = strconv.AppendInt(l, BillingMillis(d), 10)
+	l = append(l, "ms, memory used: "...)
+	l = strconv.AppendFloat(l, memMB, 'f', 3, 64)
+	l = append(l, "MB, billing memory: "...)
+	l = strconv.AppendInt(l, int64(billingMB), 10)
+	l = append(l, "MB\n"...)
+	b.Write(l)
 }
 
 func itoa(n int) string {

@@ -18,7 +18,7 @@ import (
 type pool struct {
 	e    *Executor
 	key  poolKey
-	rev  string
+	rev  revision // of fn when the pool was made
 	fn   *fgs.Function
 	rf   *runtime.Function
 	kind runtime.Kind
@@ -34,8 +34,8 @@ type pool struct {
 	wake      chan struct{} // closed and replaced whenever a slot may have freed
 }
 
-func newPool(e *Executor, k poolKey, rev string, f *fgs.Function, rf *runtime.Function, kind runtime.Kind) *pool {
-	p := &pool{e: e, key: k, rev: rev, fn: f, rf: rf, kind: kind, perInstance: rf.Concurrency,
+func newPool(e *Executor, k poolKey, f *fgs.Function, rf *runtime.Function, kind runtime.Kind) *pool {
+	p := &pool{e: e, key: k, rev: revisionOf(f), fn: f.Clone(), rf: rf, kind: kind, perInstance: rf.Concurrency,
 		wake: make(chan struct{}), last: time.Now()}
 	if c := f.StrategyConfig.Concurrency; c > 0 {
 		p.maxInstances = int(c)
@@ -320,7 +320,7 @@ func (p *pool) invoke(ctx context.Context, req *fgs.Invocation) (*fgs.Invocation
 	}
 	start := time.Now()
 	log := &boundedLog{max: logs.MaxLog}
-	fmt.Fprintf(log, "%s Start invoke request '%s', version: %s\n", start.UTC().Format("2006-01-02T15:04:05Z"), req.RequestID, p.fn.Version)
+	log.startLine(start, req.RequestID, p.fn.Version)
 	if err != nil {
 		var fe *runtime.FuncError
 		if !errors.As(err, &fe) {
@@ -373,8 +373,7 @@ func (p *pool) finish(req *fgs.Invocation, start time.Time, log *boundedLog, in 
 	if in != nil {
 		r.InstanceID = in.id
 	}
-	fmt.Fprintf(log, "%s Finish invoke request '%s', duration: %.3fms, billing duration: %dms, memory used: %.3fMB, billing memory: %dMB\n",
-		time.Now().UTC().Format("2006-01-02T15:04:05Z"), req.RequestID, float64(d.Microseconds())/1000, BillingMillis(d), r.MemoryMB, p.fn.MemorySize)
+	log.finishLine(time.Now(), req.RequestID, d, r.MemoryMB, int(p.fn.MemorySize))
 	r.Log = log.bytes()
 	if p.e.opt.Logs != nil {
 		rec := logs.Record{RequestID: req.RequestID, Project: p.fn.Project, Package: p.fn.Package, Function: p.fn.Name,
