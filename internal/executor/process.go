@@ -26,51 +26,47 @@ func (p *process) Frames() io.Reader   { return p.frames }
 func (p *process) Output() io.Reader   { return p.output }
 
 // Dial connects to 127.0.0.1:port inside the instance's network
-// namespace. The socket is made on a thread that joins that namespace
-// and is never reused (it exits with the goroutine), so no other code
-// ever runs in the instance's namespace.
+// namespace.
 func (p *process) Dial(ctx context.Context, port int) (io.ReadWriteCloser, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		goruntime.LockOSThread() // not unlocked: the thread dies with us
-		if err := p.enterNet(); err != nil {
-			ch <- result{nil, err}
-			return
-		}
+	return inNetns(p, func() (net.Conn, error) {
 		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(port))
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
+		return d.DialContext(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(port))
+	})
+}
+
+// Listen listens on 127.0.0.1:port inside the instance's network
+// namespace.
+func (p *process) Listen(ctx context.Context, port int) (net.Listener, error) {
+	return inNetns(p, func() (net.Listener, error) {
+		var lc net.ListenConfig
+		return lc.Listen(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(port))
+	})
 }
 
 func (p *process) Done() <-chan struct{} { return p.done }
 
-// Listen listens on 127.0.0.1:port inside the instance's network
-// namespace, the same way Dial connects.
-func (p *process) Listen(ctx context.Context, port int) (net.Listener, error) {
+// inNetns runs fn, which makes a socket, in the instance's network
+// namespace. It runs on a thread that joins that namespace and is never
+// reused (it exits with its goroutine), so no other code ever runs in the
+// instance's namespace; the socket stays in it.
+func inNetns[T any](p *process, fn func() (T, error)) (T, error) {
 	type result struct {
-		l   net.Listener
+		v   T
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
 		goruntime.LockOSThread() // not unlocked: the thread dies with us
 		if err := p.enterNet(); err != nil {
-			ch <- result{nil, err}
+			var zero T
+			ch <- result{zero, err}
 			return
 		}
-		var lc net.ListenConfig
-		l, err := lc.Listen(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(port))
-		ch <- result{l, err}
+		v, err := fn()
+		ch <- result{v, err}
 	}()
 	r := <-ch
-	return r.l, r.err
+	return r.v, r.err
 }
 
 // enterNet moves the calling (locked) thread into the instance's network
