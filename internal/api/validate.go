@@ -38,7 +38,8 @@ var inertFields = map[string]bool{
 	"enable_dynamic_memory": true, "is_stateful_function": true, "enable_auth_in_header": true,
 	"restore_hook_handler": true, "restore_hook_timeout": true, "heartbeat_handler": true,
 	"enable_class_isolation": true, "log_group_id": true,
-	"log_stream_id": true, "type": true,
+	"log_stream_id": true, "type": true, "pre_stop_handler": true, "pre_stop_timeout": true,
+	"custom_image": true, "extend_config": true,
 }
 
 // mergeConfig copies into dst every Config field whose JSON name is a key
