@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"io"
 	"context"
 	"encoding/base64"
 	"net/http"
@@ -71,6 +72,36 @@ func BenchmarkShowFunctionConfig(b *testing.B) {
 		s.ServeHTTP(w, req)
 		if w.Code != 200 {
 			b.Fatalf("show: %d %s", w.Code, w.Body)
+		}
+	}
+}
+
+// nopInvoker answers every invocation at once, so BenchmarkInvoke measures
+// the API's own work on the invocation path.
+type nopInvoker struct{}
+
+func (nopInvoker) Invoke(ctx context.Context, inv *fgs.Invocation) (*fgs.InvocationResult, error) {
+	return &fgs.InvocationResult{Body: []byte(`{}`), Log: []byte("log\n"), Duration: time.Millisecond, MemoryMB: 10, InstanceID: "i-1"}, nil
+}
+func (nopInvoker) Forget(fgs.Key) {}
+
+func BenchmarkInvoke_APIOnly(b *testing.B) {
+	s, cred := newTestServer(b)
+	s.Invoker = nopInvoker{}
+	code := base64.StdEncoding.EncodeToString([]byte("def handler(event, context):\n    return event\n"))
+	body := []byte(`{"func_name":"f","package":"default","runtime":"Python3.9","timeout":30,"handler":"index.handler","memory_size":128,"code_type":"inline","func_code":{"file":"` + code + `"}}`)
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, signedReq("POST", "/v2/p1/fgs/functions", body, cred))
+	ev := []byte("{}\n")
+	req := signedReq("POST", "/v2/p1/fgs/functions/urn:fss:cn-north-4:p1:function:default:f:latest/invocations", ev, cred)
+	b.ResetTimer()
+	for b.Loop() {
+		r := req.Clone(context.Background())
+		r.Body = io.NopCloser(bytes.NewReader(ev))
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != 200 {
+			b.Fatalf("invoke: %d %s", w.Code, w.Body)
 		}
 	}
 }
