@@ -212,7 +212,7 @@ func (e *Executor) watch(in *instance) {
 // pumpOutput forwards what the instance writes to stdout and stderr
 // outside the frame protocol to the invocation in flight.
 func (in *instance) pumpOutput() {
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, 8<<10)
 	for {
 		n, err := in.proc.output.Read(buf)
 		if n > 0 {
