@@ -110,6 +110,16 @@ var (
 	ErrClosed = errors.New("runtime: connection closed")
 )
 
+// BrokenError is err as an error of an instance that can no longer be
+// used: it wraps ErrBroken, with what (e.g. "go1.x instance") and err's
+// text. An err that already wraps ErrBroken is returned as is.
+func BrokenError(what string, err error) error {
+	if errors.Is(err, ErrBroken) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %v", ErrBroken, what, err)
+}
+
 // Error makes a *FuncError an error, so that Conn.Load can return one.
 // (It belongs with FuncError in runtime.go.)
 func (e *FuncError) Error() string {
@@ -176,7 +186,7 @@ func Environ(base []string, fn *Function) []string {
 		"RUNTIME_USERDATA="+string(userData),
 		"RUNTIME_CPU="+strconv.Itoa(fn.CPU),
 		"RUNTIME_MEMORY="+strconv.Itoa(fn.MemoryMB),
-		"RUNTIME_CODE_ROOT="+codeDir(fn),
+		"RUNTIME_CODE_ROOT="+CodeDirOf(fn),
 		"RUNTIME_INITIALIZER_HANDLER="+fn.InitializerHandler,
 		"RUNTIME_INITIALIZER_TIMEOUT="+strconv.Itoa(int(fn.InitializerTimeout/time.Second)),
 		"RUNTIME_ALIAS="+fn.Alias,
@@ -215,18 +225,10 @@ func nonNil(m map[string]string) map[string]string {
 	return m
 }
 
-func codeDir(fn *Function) string {
-	if fn.CodeDir != "" {
-		return fn.CodeDir
-	}
-	return CodeDir
-}
-
+// maxResponse is fn's response limit (MaxResponse), at most what a Done
+// frame can carry.
 func maxResponse(fn *Function) int {
-	if fn.MaxResponseBytes > 0 {
-		return min(fn.MaxResponseBytes, MaxFrame-doneFixedLen)
-	}
-	return DefaultMaxResponseBytes
+	return min(MaxResponse(fn), MaxFrame-doneFixedLen)
 }
 
 // loadMessage is the body of a Load frame.
@@ -275,7 +277,7 @@ func newLoadMessage(fn *Function) loadMessage {
 		MemoryMB: fn.MemoryMB, CPU: fn.CPU,
 		UserData: nonNil(fn.UserData), EncryptedUserData: nonNil(fn.EncryptedUserData),
 		MaxResponseBytes: maxResponse(fn), Concurrency: max(fn.Concurrency, 1),
-		CodeDir: codeDir(fn), Env: env,
+		CodeDir: CodeDirOf(fn), Env: env,
 	}
 }
 

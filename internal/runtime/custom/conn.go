@@ -127,9 +127,7 @@ func (c *conn) Load(ctx context.Context, fn *runtime.Function) error {
 
 var errClosed = errors.New("custom: connection closed")
 
-func broken(err error) error {
-	return fmt.Errorf("%w: custom runtime instance: %v", runtime.ErrBroken, err)
-}
+func broken(err error) error { return runtime.BrokenError("custom runtime instance", err) }
 
 // Invoke hands inv to the bootstrap's next GET .../request and waits for
 // its response or error.
@@ -309,7 +307,7 @@ func (c *conn) send(w http.ResponseWriter, inv *runtime.Invocation) error {
 // respond takes POST .../response/<id> or .../error/<id>.
 func (c *conn) respond(w http.ResponseWriter, r *http.Request, id string, isError bool) {
 	c.mu.Lock()
-	limit := maxResponse(c.fn)
+	limit := runtime.MaxResponse(c.fn)
 	cl := c.current
 	known := cl != nil && cl.sent && cl.inv.RequestID == id
 	c.mu.Unlock()
@@ -355,7 +353,7 @@ func (c *conn) respond(w http.ResponseWriter, r *http.Request, id string, isErro
 // initError takes POST /init/error.
 func (c *conn) initError(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
-	limit := maxResponse(c.fn)
+	limit := runtime.MaxResponse(c.fn)
 	c.mu.Unlock()
 	body, _, err := readBounded(r.Body, limit)
 	if err != nil {
@@ -402,11 +400,4 @@ func decodeError(b []byte, code int) *runtime.FuncError {
 		e.Type = "FunctionError"
 	}
 	return &runtime.FuncError{Code: code, Type: e.Type, Message: e.Message, Stack: e.Stack}
-}
-
-func maxResponse(fn *runtime.Function) int {
-	if fn != nil && fn.MaxResponseBytes > 0 {
-		return fn.MaxResponseBytes
-	}
-	return runtime.DefaultMaxResponseBytes
 }

@@ -16,12 +16,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/openfgs/openfgs/internal/runtime"
 	"github.com/openfgs/openfgs/internal/runtime/custom"
+	"github.com/openfgs/openfgs/internal/runtime/runtimetest"
 )
 
 // hwcr is the minimal bootstrap of FunctionGraph's custom runtime guide,
@@ -110,36 +110,19 @@ func newFunc(t testing.TB, bootstrap string) *runtime.Function {
 			t.Fatal(err)
 		}
 	}
-	return &runtime.Function{
-		URN:      "urn:fss:cn-north-4:0123456789abcdef0123456789abcdef:function:default:hello",
-		Name:     "hello",
-		Package:  "default",
-		Project:  "0123456789abcdef0123456789abcdef",
-		Region:   "cn-north-4",
-		Version:  "latest",
-		Runtime:  "Custom",
-		Handler:  "bootstrap",
-		Timeout:  30 * time.Second,
-		MemoryMB: 256,
-		CPU:      400,
-		CodeDir:  dir,
-	}
+	return runtimetest.NewFunction("Custom", "bootstrap", dir)
 }
 
-type instance struct {
-	conn runtime.Conn
-	proc *proc
-	prog runtime.Program
-}
+// instance is a started instance (in a network namespace of its own),
+// attached.
+type instance struct{ *runtimetest.Instance }
 
 func TestMain(m *testing.M) {
-	if isTestBinaryAsInit() {
-		netnsInit() // does not return
-	}
+	runtimetest.NetnsStarterMain()
 	os.Exit(m.Run())
 }
 
-func tryLaunch(t testing.TB, k *custom.Kind, fn *runtime.Function) (*instance, error) {
+func tryLaunch(t testing.TB, k *custom.Kind, fn *runtime.Function) (instance, error) {
 	t.Helper()
 	prog, err := k.Program(fn)
 	if err != nil {
@@ -149,25 +132,20 @@ func tryLaunch(t testing.TB, k *custom.Kind, fn *runtime.Function) (*instance, e
 }
 
 // tryStart starts prog, waits delay (a slow executor), attaches and loads.
-func tryStart(t testing.TB, k *custom.Kind, fn *runtime.Function, prog runtime.Program, delay time.Duration) (*instance, error) {
+func tryStart(t testing.TB, k *custom.Kind, fn *runtime.Function, prog runtime.Program, delay time.Duration) (instance, error) {
 	t.Helper()
 	// mktemp in the bootstraps: keep its files in the test's folder.
 	started := prog
 	started.Env = append(append([]string{}, prog.Env...), "TMPDIR="+t.TempDir())
-	p := startProc(t, started)
-	p.prog = prog
+	p := runtimetest.Start(t, started)
 	time.Sleep(delay)
-	conn, err := k.Attach(context.Background(), p, fn)
-	if err != nil {
-		t.Fatalf("Attach = %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	in := instance{runtimetest.Attach(t, k, p, fn)}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return &instance{conn, p, prog}, conn.Load(ctx, fn)
+	return in, in.Conn.Load(ctx, fn)
 }
 
-func launch(t testing.TB, k *custom.Kind, fn *runtime.Function) *instance {
+func launch(t testing.TB, k *custom.Kind, fn *runtime.Function) instance {
 	t.Helper()
 	in, err := tryLaunch(t, k, fn)
 	if err != nil {
@@ -176,36 +154,15 @@ func launch(t testing.TB, k *custom.Kind, fn *runtime.Function) *instance {
 	return in
 }
 
-var ridCounter struct {
-	sync.Mutex
-	n int
+// invoke runs event as an invocation due in 5 s.
+func (in instance) invoke(ctx context.Context, event string, headers map[string]string) (string, runtime.Result, error) {
+	c, err := in.InvokeWithin(ctx, event, headers, 5*time.Second)
+	return c.RequestID, c.Result, err
 }
 
-func newRID() string {
-	ridCounter.Lock()
-	defer ridCounter.Unlock()
-	ridCounter.n++
-	return fmt.Sprintf("0000%04x-0000-4000-8000-%012d", os.Getpid()&0xffff, ridCounter.n)
-}
-
-func (in *instance) invoke(ctx context.Context, event string, headers map[string]string) (string, runtime.Result, error) {
-	rid := newRID()
-	res, err := in.conn.Invoke(ctx, &runtime.Invocation{
-		RequestID: rid, Event: []byte(event), Deadline: time.Now().Add(5 * time.Second),
-		Headers: headers, Log: io.Discard,
-	})
-	return rid, res, err
-}
-
-func (in *instance) mustInvoke(t testing.TB, event string) string {
+func (in instance) mustInvoke(t testing.TB, event string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	_, res, err := in.invoke(ctx, event, nil)
-	if err != nil || res.Err != nil {
-		t.Fatalf("Invoke(%s) = %v, %v", event, res.Err, err)
-	}
-	return string(res.Body)
+	return string(in.MustInvoke(t, event).Result.Body)
 }
 
 func TestAvailable(t *testing.T) {
@@ -413,8 +370,8 @@ func TestTimeoutThenLateResponse(t *testing.T) {
 	if got := in.mustInvoke(t, `{"name":"next"}`); got != `{"hello": "next"}` {
 		t.Errorf("next: %s", got)
 	}
-	if !waitFor(2*time.Second, func() bool { return strings.Contains(in.proc.out.String(), "response for "+rid+" got 404") }) {
-		t.Errorf("late response not refused; output %q", in.proc.out.String())
+	if !runtimetest.WaitFor(2*time.Second, func() bool { return strings.Contains(in.Process.OutputString(), "response for "+rid+" got 404") }) {
+		t.Errorf("late response not refused; output %q", in.Process.OutputString())
 	}
 }
 
@@ -423,7 +380,7 @@ func TestAPIErrors(t *testing.T) {
 	// The runtime API is only reachable inside the instance's namespace.
 	client := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := in.proc.Dial(ctx, custom.Port)
+			c, err := in.Process.Dial(ctx, custom.Port)
 			if err != nil {
 				return nil, err
 			}
@@ -480,7 +437,7 @@ sleep 30
 `))
 	go func() {
 		time.Sleep(100 * time.Millisecond)
-		in.conn.Close()
+		in.Conn.Close()
 	}()
 	start := time.Now()
 	_, _, err := in.invoke(context.Background(), `{}`, nil)
@@ -528,34 +485,19 @@ while true; do H="$(mktemp)"
 func TestTwoInstances(t *testing.T) {
 	k := custom.New()
 	fn := newFunc(t, pidBoot)
-	free := hostPortFree(custom.Port)
+	free := runtimetest.HostPortFree(custom.Port)
 	a, b := launch(t, k, fn), launch(t, k, fn)
 	for i := 0; i < 3; i++ {
-		for _, in := range []*instance{a, b} {
+		for _, in := range []instance{a, b} {
 			event := fmt.Sprintf(`{"n":%d}`, i)
-			want := fmt.Sprintf("%d %s", in.proc.cmd.Process.Pid, event)
+			want := fmt.Sprintf("%d %s", in.Process.Pid(), event)
 			if got := in.mustInvoke(t, event); got != want {
 				t.Errorf("got %q, want %q (from the instance's own bootstrap)", got, want)
 			}
 		}
 	}
-	if !free {
-		t.Logf("something on the host listens on 127.0.0.1:%d: not checking that the instances are unreachable there", custom.Port)
-	} else if err := dialHost(custom.Port); !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Errorf("dialing 127.0.0.1:%d on the host = %v, want connection refused", custom.Port, err)
-	}
-	third := startProc(t, runtime.Program{Path: "/bin/sleep", Args: []string{"30"}, OwnNetwork: true})
-	refused := waitFor(2*time.Second, func() bool {
-		c, err := third.Dial(context.Background(), custom.Port)
-		if err == nil {
-			c.Close()
-			t.Fatalf("port %d answers in a third namespace", custom.Port)
-		}
-		return errors.Is(err, syscall.ECONNREFUSED) // not ENETUNREACH: lo is up
-	})
-	if !refused {
-		t.Errorf("dialing port %d in a third namespace is not refused", custom.Port)
-	}
+	runtimetest.CheckHostRefuses(t, custom.Port, free)
+	runtimetest.CheckNetnsRefuses(t, custom.Port)
 }
 
 // The runtime API listens in the instance even when the port is taken on
@@ -615,8 +557,8 @@ func TestHWCRBeforeListener(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load = %v", err)
 	}
-	if !strings.Contains(in.proc.out.String(), "curl: (7)") {
-		t.Logf("the bootstrap did not poll before the listener was up; output %q", in.proc.out.String())
+	if !strings.Contains(in.Process.OutputString(), "curl: (7)") {
+		t.Logf("the bootstrap did not poll before the listener was up; output %q", in.Process.OutputString())
 	}
 	for i := 0; i < 2; i++ {
 		if got := in.mustInvoke(t, `"late"`); got != `Echo: "late"` {
@@ -656,9 +598,9 @@ func TestMissingBootstrapUnchecked(t *testing.T) {
 			if !errors.As(err, &fe) || fe.Code != runtime.ErrExited || time.Since(start) > 3*time.Second {
 				t.Fatalf("Load = %v after %v", err, time.Since(start))
 			}
-			<-in.proc.exited
-			if !strings.Contains(in.proc.out.String(), tc.say) || in.proc.waitErr == nil || in.proc.waitErr.Error() != tc.status {
-				t.Errorf("output %q, exit %v; want %q, %s", in.proc.out.String(), in.proc.waitErr, tc.say, tc.status)
+			exit := in.Process.Wait(10 * time.Second)
+			if !strings.Contains(in.Process.OutputString(), tc.say) || exit == nil || exit.Error() != tc.status {
+				t.Errorf("output %q, exit %v; want %q, %s", in.Process.OutputString(), exit, tc.say, tc.status)
 			}
 		})
 	}
@@ -668,20 +610,7 @@ func benchmark(b *testing.B, boot string) {
 	in := launch(b, custom.New(), newFunc(b, boot))
 	inv := &runtime.Invocation{RequestID: "7f3ac4e2-1b6d-4c1e-9a51-2d0d5b8e6c11", Event: []byte(`{"name":"bench"}`),
 		Deadline: time.Now().Add(time.Hour), Log: io.Discard}
-	ctx := context.Background()
-	for i := 0; i < 20; i++ {
-		if _, err := in.conn.Invoke(ctx, inv); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		res, err := in.conn.Invoke(ctx, inv)
-		if err != nil || res.Err != nil {
-			b.Fatalf("Invoke = %v, %v", res.Err, err)
-		}
-	}
+	runtimetest.BenchmarkConn(b, in.Conn, inv, 20)
 }
 
 // BenchmarkInvokePython: a bootstrap keeping its connection (the runtime
@@ -701,12 +630,9 @@ func TestNoLeak(t *testing.T) {
 		func() {
 			in := launch(t, k, fn)
 			in.mustInvoke(t, `{"name":"x"}`)
-			in.conn.Close()
-			in.proc.stop()
+			in.Conn.Close()
+			in.Process.Stop()
 		}()
-		if !waitFor(3*time.Second, func() bool { return goruntime.NumGoroutine() <= before }) {
-			buf := make([]byte, 1<<20)
-			t.Errorf("%d goroutines before, %d after:\n%s", before, goruntime.NumGoroutine(), buf[:goruntime.Stack(buf, true)])
-		}
+		runtimetest.CheckGoroutines(t, before)
 	}
 }

@@ -274,7 +274,7 @@ func (c *conn) Invoke(ctx context.Context, inv *runtime.Invocation) (runtime.Res
 		}
 	}
 	c.mu.Lock()
-	maxResp := maxResponse(c.fn)
+	maxResp := runtime.MaxResponse(c.fn)
 	c.mu.Unlock()
 	if call.Error != nil {
 		var se rpc.ServerError
@@ -345,13 +345,6 @@ func decodeError(s string) *runtime.FuncError {
 	return &runtime.FuncError{Code: code, Type: b.Type, Message: b.Message, Stack: b.Stack}
 }
 
-func maxResponse(fn *runtime.Function) int {
-	if fn != nil && fn.MaxResponseBytes > 0 {
-		return fn.MaxResponseBytes
-	}
-	return runtime.DefaultMaxResponseBytes
-}
-
 // fail marks the instance unusable.
 func (c *conn) fail(err error) {
 	c.mu.Lock()
@@ -361,12 +354,7 @@ func (c *conn) fail(err error) {
 	}
 }
 
-func broken(err error) error {
-	if errors.Is(err, runtime.ErrBroken) {
-		return err
-	}
-	return fmt.Errorf("%w: go1.x instance: %v", runtime.ErrBroken, err)
-}
+func broken(err error) error { return runtime.BrokenError("go1.x instance", err) }
 
 func (c *conn) closedErr() error {
 	return fmt.Errorf("%w: gofn: connection closed", runtime.ErrBroken)

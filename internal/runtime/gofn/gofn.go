@@ -38,7 +38,6 @@ package gofn
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -62,13 +61,6 @@ const Port = 8000
 
 // DefaultStartTimeout is Kind.StartTimeout's default.
 const DefaultStartTimeout = 30 * time.Second
-
-// baseEnv is the environment every instance starts with.
-var baseEnv = []string{
-	"PATH=/usr/local/bin:/usr/bin:/bin",
-	"HOME=/tmp",
-	"LANG=C.UTF-8",
-}
 
 // Kind runs Go1.x functions. Set its fields before the first Program.
 type Kind struct {
@@ -118,15 +110,11 @@ func (k *Kind) Program(fn *runtime.Function) (runtime.Program, error) {
 	if err := checkHandler(fn); err != nil {
 		return runtime.Program{}, err
 	}
-	env := runtime.Environ(baseEnv, fn)
-	env = append(env,
-		"RUNTIME_USERDATA="+userDataJSON(fn),
-		"RUNTIME_API_ADDR="+net.JoinHostPort("127.0.0.1", strconv.Itoa(Port)),
-	)
+	env := runtime.StandaloneEnviron(runtime.BaseEnv(), fn, "RUNTIME_API_ADDR="+net.JoinHostPort("127.0.0.1", strconv.Itoa(Port)))
 	return runtime.Program{
 		Path:       bin,
-		Env:        dedupEnv(env),
-		Dir:        codeDir(fn),
+		Env:        env,
+		Dir:        runtime.CodeDirOf(fn),
 		Port:       Port,
 		OwnNetwork: true,
 	}, nil
@@ -154,7 +142,7 @@ func handlerPath(fn *runtime.Function) (string, error) {
 		return "", &runtime.FuncError{Code: runtime.ErrEntry, Type: "InvalidHandler",
 			Message: fmt.Sprintf("function entry exception, error: handler %q is not the name of an executable in the code package", h)}
 	}
-	return path.Join(codeDir(fn), h), nil
+	return path.Join(runtime.CodeDirOf(fn), h), nil
 }
 
 // checkHandler checks, when fn's code folder is a folder of this host
@@ -166,7 +154,7 @@ func checkHandler(fn *runtime.Function) error {
 	if err != nil {
 		return err
 	}
-	if hostCodeDir(fn) == "" {
+	if runtime.HostCodeDir(fn) == "" {
 		return nil
 	}
 	fi, err := os.Stat(bin)
@@ -179,58 +167,4 @@ func checkHandler(fn *runtime.Function) error {
 			Message: fmt.Sprintf("function entry exception, error: handler file %q is not executable", fn.Handler)}
 	}
 	return nil
-}
-
-// hostCodeDir is fn's code folder when it is a folder on this host, ""
-// when it is the sandbox's path.
-func hostCodeDir(fn *runtime.Function) string {
-	d := fn.CodeDir
-	if d == "" || d == runtime.CodeDir {
-		return ""
-	}
-	if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
-		return ""
-	}
-	return d
-}
-
-func codeDir(fn *runtime.Function) string {
-	if fn.CodeDir != "" {
-		return fn.CodeDir
-	}
-	return runtime.CodeDir
-}
-
-// userDataJSON is RUNTIME_USERDATA: the user data and the encrypted user
-// data, which the SDK's GetUserData reads from this variable only (the
-// encrypted values are not exported as variables of their own).
-func userDataJSON(fn *runtime.Function) string {
-	m := make(map[string]string, len(fn.UserData)+len(fn.EncryptedUserData))
-	for k, v := range fn.UserData {
-		m[k] = v
-	}
-	for k, v := range fn.EncryptedUserData {
-		m[k] = v
-	}
-	b, err := json.Marshal(m)
-	if err != nil { // a map[string]string always encodes
-		panic(err)
-	}
-	return string(b)
-}
-
-// dedupEnv keeps the last value of each name, in the order of the first.
-func dedupEnv(env []string) []string {
-	index := make(map[string]int, len(env))
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		name, _, _ := strings.Cut(kv, "=")
-		if i, ok := index[name]; ok {
-			out[i] = kv
-			continue
-		}
-		index[name] = len(out)
-		out = append(out, kv)
-	}
-	return out
 }

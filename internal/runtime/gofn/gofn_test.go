@@ -16,12 +16,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/openfgs/openfgs/internal/runtime"
 	"github.com/openfgs/openfgs/internal/runtime/gofn"
+	"github.com/openfgs/openfgs/internal/runtime/runtimetest"
 )
 
 var build struct {
@@ -31,9 +31,7 @@ var build struct {
 }
 
 func TestMain(m *testing.M) {
-	if isTestBinaryAsInit() {
-		netnsInit() // does not return
-	}
+	runtimetest.NetnsStarterMain()
 	code := m.Run()
 	if build.dir != "" {
 		os.RemoveAll(build.dir)
@@ -72,72 +70,30 @@ func codeDir(t testing.TB) string {
 }
 
 func newFunc(t testing.TB) *runtime.Function {
-	return &runtime.Function{
-		URN:      "urn:fss:cn-north-4:0123456789abcdef0123456789abcdef:function:default:hello",
-		Name:     "hello",
-		Package:  "default",
-		Project:  "0123456789abcdef0123456789abcdef",
-		Region:   "cn-north-4",
-		Version:  "latest",
-		Runtime:  "Go1.x",
-		Handler:  "handler",
-		Timeout:  30 * time.Second,
-		MemoryMB: 256,
-		CPU:      400,
-		CodeDir:  codeDir(t),
-	}
+	return runtimetest.NewFunction("Go1.x", "handler", codeDir(t))
 }
 
-type instance struct {
-	conn runtime.Conn
-	proc *proc
-}
+// instance is a started instance (in a network namespace of its own),
+// attached.
+type instance struct{ *runtimetest.Instance }
 
 // launch starts an instance of fn and loads it.
-func launch(t testing.TB, k *gofn.Kind, fn *runtime.Function) *instance {
+func launch(t testing.TB, k *gofn.Kind, fn *runtime.Function) instance {
 	t.Helper()
-	in, err := tryLaunch(t, k, fn)
-	if err != nil {
-		t.Fatalf("Load = %v", err)
-	}
-	return in
+	return instance{runtimetest.MustLaunch(t, k, fn)}
 }
 
-func tryLaunch(t testing.TB, k *gofn.Kind, fn *runtime.Function) (*instance, error) {
-	t.Helper()
-	prog, err := k.Program(fn)
-	if err != nil {
-		t.Fatalf("Program = %v", err)
-	}
-	p := startProc(t, prog)
-	conn, err := k.Attach(context.Background(), p, fn)
-	if err != nil {
-		t.Fatalf("Attach = %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
+// invoke runs event as an invocation due in 5 s.
+func (in instance) invoke(t testing.TB, event string, headers map[string]string) (string, runtime.Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return &instance{conn, p}, conn.Load(ctx, fn)
+	c, err := in.InvokeWithin(ctx, event, headers, 5*time.Second)
+	return c.RequestID, c.Result, err
 }
 
-func (in *instance) invoke(t testing.TB, event string, headers map[string]string) (string, runtime.Result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	rid := fmt.Sprintf("rid-%d", time.Now().UnixNano())
-	res, err := in.conn.Invoke(ctx, &runtime.Invocation{
-		RequestID: rid, Event: []byte(event), Deadline: time.Now().Add(5 * time.Second),
-		Headers: headers, Log: io.Discard,
-	})
-	return rid, res, err
-}
-
-func (in *instance) mustInvoke(t testing.TB, event string) string {
+func (in instance) mustInvoke(t testing.TB, event string) string {
 	t.Helper()
-	_, res, err := in.invoke(t, event, nil)
-	if err != nil || res.Err != nil {
-		t.Fatalf("Invoke(%s) = %v, %v", event, res.Err, err)
-	}
-	return string(res.Body)
+	return string(in.MustInvoke(t, event).Result.Body)
 }
 
 func TestAvailable(t *testing.T) {
@@ -261,20 +217,10 @@ func TestResults(t *testing.T) {
 func TestContext(t *testing.T) {
 	k := gofn.New()
 	fn := newFunc(t)
-	fn.Version = "v2"
-	fn.Alias = "prod"
-	fn.Timeout = 7 * time.Second
-	fn.UserData = map[string]string{"GREETING": "hi"}
+	runtimetest.SetUpContext(fn)
 	fn.EncryptedUserData = map[string]string{"PASSWORD": "s3cret"}
 	in := launch(t, k, fn)
-	rid, res, err := in.invoke(t, `{"action":"context"}`, map[string]string{
-		"X-CFF-Access-Key":          "ak",
-		"X-CFF-Secret-Key":          "sk",
-		"X-CFF-Security-Access-Key": "sak",
-		"X-CFF-Security-Secret-Key": "ssk",
-		"X-CFF-Security-Token":      "stoken",
-		"X-CFF-Auth-Token":          "token",
-	})
+	rid, res, err := in.invoke(t, `{"action":"context"}`, runtimetest.ContextHeaders())
 	if err != nil || res.Err != nil {
 		t.Fatalf("Invoke = %v, %v", res.Err, err)
 	}
@@ -282,38 +228,14 @@ func TestContext(t *testing.T) {
 	if err := json.Unmarshal(res.Body, &got); err != nil {
 		t.Fatalf("Body %s: %v", res.Body, err)
 	}
-	want := map[string]any{
-		"getRequestID":            rid,
-		"getAccessKey":            "ak",
-		"getSecretKey":            "sk",
-		"getSecurityAccessKey":    "sak",
-		"getSecuritySecretKey":    "ssk",
-		"getSecurityToken":        "stoken",
-		"getToken":                "token",
-		"getFunctionName":         "hello",
-		"getRunningTimeInSeconds": 7.0,
-		"getVersion":              "v2",
-		"getMemorySize":           256.0,
-		"getCPUNumber":            400.0,
-		"getPackage":              "default",
-		"getProjectID":            fn.Project,
-		"getAlias":                "prod",
-		"userData":                "hi",
-		"password":                "s3cret",
-		"envGreeting":             "hi",
-		"envPassword":             "",
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %#v, want %#v", k, got[k], v)
-		}
-	}
 	// The deadline is 5 s after the call started (less than the timeout).
-	if r, _ := got["getRemainingTimeInMilliSeconds"].(float64); r <= 3000 || r > 5000 {
-		t.Errorf("getRemainingTimeInMilliSeconds = %v, want in (3000, 5000]", got["getRemainingTimeInMilliSeconds"])
-	}
-	if !waitFor(2*time.Second, func() bool { return strings.Contains(in.proc.out.String(), " "+rid+" context of hello\n") }) {
-		t.Errorf("no logger line for %s in the output %q", rid, in.proc.out.String())
+	runtimetest.CheckContext(t, got, rid, fn, map[string]any{
+		"password":    "s3cret",
+		"envGreeting": "hi",
+		"envPassword": "",
+	})
+	if !runtimetest.WaitFor(2*time.Second, func() bool { return strings.Contains(in.Process.OutputString(), " "+rid+" context of hello\n") }) {
+		t.Errorf("no logger line for %s in the output %q", rid, in.Process.OutputString())
 	}
 }
 
@@ -350,7 +272,7 @@ func TestErrors(t *testing.T) {
 		}
 	}
 	// Still serving after the panic, in the same process.
-	pid := fmt.Sprintf(`{"pid":%d}`, in.proc.cmd.Process.Pid)
+	pid := fmt.Sprintf(`{"pid":%d}`, in.Process.Pid())
 	if got := in.mustInvoke(t, `{"action":"pid"}`); got != pid {
 		t.Errorf("after the panic: %s, want %s", got, pid)
 	}
@@ -406,9 +328,8 @@ func TestExitMidInvoke(t *testing.T) {
 	if _, _, err := in.invoke(t, `{"action":"noop"}`, nil); !errors.Is(err, runtime.ErrBroken) {
 		t.Errorf("second Invoke = %v", err)
 	}
-	<-in.proc.exited
-	if in.proc.waitErr == nil || !strings.Contains(in.proc.waitErr.Error(), "exit status 3") {
-		t.Errorf("exit = %v", in.proc.waitErr)
+	if exit := in.Process.Wait(10 * time.Second); exit == nil || !strings.Contains(exit.Error(), "exit status 3") {
+		t.Errorf("exit = %v", exit)
 	}
 }
 
@@ -418,7 +339,7 @@ func TestTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := in.conn.Invoke(ctx, &runtime.Invocation{RequestID: "r", Event: []byte(`{"action":"sleep"}`), Log: io.Discard})
+	_, err := in.Conn.Invoke(ctx, &runtime.Invocation{RequestID: "r", Event: []byte(`{"action":"sleep"}`), Log: io.Discard})
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
 		t.Fatalf("Invoke = %v after %v", err, time.Since(start))
 	}
@@ -433,7 +354,7 @@ func TestCloseDuringInvoke(t *testing.T) {
 	in := launch(t, k, newFunc(t))
 	go func() {
 		time.Sleep(50 * time.Millisecond)
-		in.conn.Close()
+		in.Conn.Close()
 	}()
 	start := time.Now()
 	_, _, err := in.invoke(t, `{"action":"sleep"}`, nil)
@@ -448,38 +369,22 @@ func TestCloseDuringInvoke(t *testing.T) {
 func TestTwoInstances(t *testing.T) {
 	k := gofn.New()
 	fn := newFunc(t)
-	free := hostPortFree(gofn.Port)
+	free := runtimetest.HostPortFree(gofn.Port)
 	a, b := launch(t, k, fn), launch(t, k, fn)
-	for _, in := range []*instance{a, b} {
-		pid := fmt.Sprintf(`{"pid":%d}`, in.proc.cmd.Process.Pid)
+	for _, in := range []instance{a, b} {
+		pid := fmt.Sprintf(`{"pid":%d}`, in.Process.Pid())
 		for i := 0; i < 3; i++ {
 			if got := in.mustInvoke(t, `{"action":"pid"}`); got != pid {
 				t.Errorf("answer %s, want %s (the instance's own process)", got, pid)
 			}
 		}
 	}
-	if !free {
-		t.Logf("something on the host listens on 127.0.0.1:%d: not checking that the instances are unreachable there", gofn.Port)
+	if !runtimetest.CheckHostRefuses(t, gofn.Port, free) {
 		return
-	}
-	err := dialHost(gofn.Port)
-	if !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Errorf("dialing 127.0.0.1:%d on the host = %v, want connection refused", gofn.Port, err)
 	}
 	// Not through Process.Dial of another process either: only the
 	// instance's own namespace has its server.
-	third := startProc(t, runtime.Program{Path: "/bin/sleep", Args: []string{"30"}, OwnNetwork: true})
-	refused := waitFor(2*time.Second, func() bool {
-		c, err := third.Dial(context.Background(), gofn.Port)
-		if err == nil {
-			c.Close()
-			t.Fatalf("port %d answers in a third namespace", gofn.Port)
-		}
-		return errors.Is(err, syscall.ECONNREFUSED) // not ENETUNREACH: lo is up
-	})
-	if !refused {
-		t.Errorf("dialing port %d in a third namespace is not refused", gofn.Port)
-	}
+	runtimetest.CheckNetnsRefuses(t, gofn.Port)
 }
 
 // The instance's binary listens even when the port is taken on the host.
@@ -501,7 +406,7 @@ func TestExitDuringLoad(t *testing.T) {
 	k := gofn.New()
 	fn := script(t, "sleep 0.3; exit 2")
 	start := time.Now()
-	_, err := tryLaunch(t, k, fn)
+	_, err := runtimetest.Launch(t, k, fn)
 	var fe *runtime.FuncError
 	if !errors.As(err, &fe) || fe.Code != runtime.ErrExited || time.Since(start) > 3*time.Second {
 		t.Fatalf("Load = %v after %v, want FuncError %d at once", err, time.Since(start), runtime.ErrExited)
@@ -541,7 +446,7 @@ http.server.HTTPServer((h, int(p)), http.server.BaseHTTPRequestHandler).serve_fo
 			k := gofn.New()
 			k.StartTimeout = time.Second
 			start := time.Now()
-			_, err := tryLaunch(t, k, script(t, tc.body))
+			_, err := runtimetest.Launch(t, k, script(t, tc.body))
 			var fe *runtime.FuncError
 			if !errors.As(err, &fe) || fe.Code != tc.code || !strings.Contains(fe.Message, tc.mention) {
 				t.Fatalf("Load = %v, want FuncError %d mentioning %q", err, tc.code, tc.mention)
@@ -560,11 +465,7 @@ func TestLoadCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProc(t, prog)
-	conn, err := k.Attach(context.Background(), p, fn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := runtimetest.Attach(t, k, runtimetest.Start(t, prog), fn).Conn
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := conn.Load(ctx, fn); !errors.Is(err, context.DeadlineExceeded) {
@@ -589,20 +490,7 @@ func BenchmarkInvoke(b *testing.B) {
 	in := launch(b, k, newFunc(b))
 	inv := &runtime.Invocation{RequestID: "7f3ac4e2-1b6d-4c1e-9a51-2d0d5b8e6c11", Event: []byte(`{"action":"noop"}`),
 		Deadline: time.Now().Add(time.Hour), Log: io.Discard}
-	ctx := context.Background()
-	for i := 0; i < 100; i++ {
-		if _, err := in.conn.Invoke(ctx, inv); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		res, err := in.conn.Invoke(ctx, inv)
-		if err != nil || res.Err != nil {
-			b.Fatalf("Invoke = %v, %v", res.Err, err)
-		}
-	}
+	runtimetest.BenchmarkConn(b, in.Conn, inv, 100)
 }
 
 // Close (and the end of the process) leaves no goroutine behind.
@@ -615,18 +503,10 @@ func TestNoLeak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := startProc(t, prog)
-		conn, err := k.Attach(context.Background(), p, fn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := &instance{conn, p}
+		in := instance{runtimetest.Attach(t, k, runtimetest.Start(t, prog), fn)}
 		in.mustInvoke(t, `{"action":"noop"}`)
-		conn.Close()
-		p.stop()
+		in.Conn.Close()
+		in.Process.Stop()
 	}()
-	if !waitFor(3*time.Second, func() bool { return goruntime.NumGoroutine() <= before }) {
-		buf := make([]byte, 1<<20)
-		t.Errorf("%d goroutines before, %d after:\n%s", before, goruntime.NumGoroutine(), buf[:goruntime.Stack(buf, true)])
-	}
+	runtimetest.CheckGoroutines(t, before)
 }

@@ -214,12 +214,7 @@ func (c *conn) fail(err error) {
 	}
 }
 
-func broken(err error) error {
-	if errors.Is(err, runtime.ErrBroken) {
-		return err
-	}
-	return fmt.Errorf("%w: http function instance: %v", runtime.ErrBroken, err)
-}
+func broken(err error) error { return runtime.BrokenError("http function instance", err) }
 
 // result is the JSON of an HTTP function's result.
 type result struct {
@@ -289,15 +284,10 @@ func (c *conn) Invoke(ctx context.Context, inv *runtime.Invocation) (runtime.Res
 		if err == nil {
 			break
 		}
-		switch {
-		case ctx.Err() != nil:
-			return runtime.Result{}, ctx.Err()
-		case c.closeCtx.Err() != nil:
-			return runtime.Result{}, broken(errClosed)
-		case gone.Load() || c.hasExited():
-			c.fail(broken(errExited))
-			return runtime.Result{}, broken(errExited)
-		case reused && attempt < 3:
+		if why := c.stopped(ctx, gone.Load()); why != nil {
+			return runtime.Result{}, why
+		}
+		if reused && attempt < 3 {
 			// A kept-alive connection the server had closed: again, on
 			// another one.
 			continue
@@ -305,17 +295,11 @@ func (c *conn) Invoke(ctx context.Context, inv *runtime.Invocation) (runtime.Res
 		return runtime.Result{}, broken(err)
 	}
 	defer resp.Body.Close()
-	limit := maxResponse(fn)
+	limit := runtime.MaxResponse(fn)
 	body, size, err := readBounded(resp.Body, limit)
 	if err != nil {
-		switch {
-		case ctx.Err() != nil:
-			return runtime.Result{}, ctx.Err()
-		case c.closeCtx.Err() != nil:
-			return runtime.Result{}, broken(errClosed)
-		case gone.Load() || c.hasExited():
-			c.fail(broken(errExited))
-			return runtime.Result{}, broken(errExited)
+		if why := c.stopped(ctx, gone.Load()); why != nil {
+			return runtime.Result{}, why
 		}
 		return runtime.Result{}, broken(fmt.Errorf("reading the response: %w", err))
 	}
@@ -339,6 +323,22 @@ func (c *conn) Invoke(ctx context.Context, inv *runtime.Invocation) (runtime.Res
 	return runtime.Result{Body: out}, nil
 }
 
+// stopped is the error of a request that failed because its ctx ended,
+// the Conn was closed or the process ended (gone: exitGrace after the
+// end), in that order; nil when none of them is why.
+func (c *conn) stopped(ctx context.Context, gone bool) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case c.closeCtx.Err() != nil:
+		return broken(errClosed)
+	case gone || c.hasExited():
+		c.fail(broken(errExited))
+		return broken(errExited)
+	}
+	return nil
+}
+
 // readBounded reads up to limit bytes of r; when there are more it reads
 // on (up to drainLimit) only to count them.
 func readBounded(r io.Reader, limit int) ([]byte, int, error) {
@@ -355,13 +355,6 @@ func readBounded(r io.Reader, limit int) ([]byte, int, error) {
 		return nil, 0, err
 	}
 	return nil, int(n + more), nil
-}
-
-func maxResponse(fn *runtime.Function) int {
-	if fn != nil && fn.MaxResponseBytes > 0 {
-		return fn.MaxResponseBytes
-	}
-	return runtime.DefaultMaxResponseBytes
 }
 
 // Close drops the keep-alive connections and fails requests in flight. It

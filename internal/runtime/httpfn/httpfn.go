@@ -54,13 +54,11 @@ package httpfn
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path"
 	goruntime "runtime"
-	"strings"
 	"time"
 
 	"github.com/openfgs/openfgs/internal/runtime"
@@ -87,13 +85,6 @@ const DefaultShell = "/bin/sh"
 const launcher = `[ -f "$0" ] || { echo "runtime bootstrap file is not found: $0" >&2; exit 127; }
 [ -x "$0" ] && exec "$0"
 exec /bin/sh "$0"`
-
-// baseEnv is the environment every instance starts with.
-var baseEnv = []string{
-	"PATH=/usr/local/bin:/usr/bin:/bin",
-	"HOME=/tmp",
-	"LANG=C.UTF-8",
-}
 
 // Kind runs HTTP functions. Set its fields before the first Program.
 type Kind struct {
@@ -146,12 +137,11 @@ func (k *Kind) Program(fn *runtime.Function) (runtime.Program, error) {
 	if err := CheckBootstrap(fn); err != nil {
 		return runtime.Program{}, err
 	}
-	dir := codeDir(fn)
-	env := append(runtime.Environ(baseEnv, fn), "RUNTIME_USERDATA="+userDataJSON(fn))
+	dir := runtime.CodeDirOf(fn)
 	return runtime.Program{
 		Path:       k.shell(),
 		Args:       []string{"-c", launcher, path.Join(dir, BootstrapFile)},
-		Env:        dedupEnv(env),
+		Env:        runtime.StandaloneEnviron(runtime.BaseEnv(), fn),
 		Dir:        dir,
 		Port:       Port,
 		OwnNetwork: true,
@@ -181,7 +171,7 @@ func (k *Kind) Attach(ctx context.Context, p runtime.Process, fn *runtime.Functi
 // ErrBootstrap. In a sandbox (CodeDir is runtime.CodeDir) it checks
 // nothing.
 func CheckBootstrap(fn *runtime.Function) error {
-	dir := hostCodeDir(fn)
+	dir := runtime.HostCodeDir(fn)
 	if dir == "" {
 		return nil
 	}
@@ -195,57 +185,4 @@ func CheckBootstrap(fn *runtime.Function) error {
 func NoBootstrap() *runtime.FuncError {
 	return &runtime.FuncError{Code: runtime.ErrBootstrap, Type: "BootstrapNotFound",
 		Message: "runtime bootstrap file is not found"}
-}
-
-// hostCodeDir is fn's code folder when it is a folder on this host, ""
-// when it is the sandbox's path.
-func hostCodeDir(fn *runtime.Function) string {
-	d := fn.CodeDir
-	if d == "" || d == runtime.CodeDir {
-		return ""
-	}
-	if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
-		return ""
-	}
-	return d
-}
-
-func codeDir(fn *runtime.Function) string {
-	if fn.CodeDir != "" {
-		return fn.CodeDir
-	}
-	return runtime.CodeDir
-}
-
-// userDataJSON is RUNTIME_USERDATA: the user data and the encrypted user
-// data (which are not exported as variables of their own).
-func userDataJSON(fn *runtime.Function) string {
-	m := make(map[string]string, len(fn.UserData)+len(fn.EncryptedUserData))
-	for k, v := range fn.UserData {
-		m[k] = v
-	}
-	for k, v := range fn.EncryptedUserData {
-		m[k] = v
-	}
-	b, err := json.Marshal(m)
-	if err != nil { // a map[string]string always encodes
-		panic(err)
-	}
-	return string(b)
-}
-
-// dedupEnv keeps the last value of each name, in the order of the first.
-func dedupEnv(env []string) []string {
-	index := make(map[string]int, len(env))
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		name, _, _ := strings.Cut(kv, "=")
-		if i, ok := index[name]; ok {
-			out[i] = kv
-			continue
-		}
-		index[name] = len(out)
-		out = append(out, kv)
-	}
-	return out
 }

@@ -7,19 +7,18 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/openfgs/openfgs/internal/runtime"
 	"github.com/openfgs/openfgs/internal/runtime/httpfn"
+	"github.com/openfgs/openfgs/internal/runtime/runtimetest"
 )
 
 const (
@@ -114,33 +113,17 @@ server.listen(8000, '0.0.0.0');
 }
 
 func TestMain(m *testing.M) {
-	if isTestBinaryAsInit() {
-		netnsInit() // does not return
-	}
+	runtimetest.NetnsStarterMain()
 	os.Exit(m.Run())
 }
 
+// newFunc writes files into a new code folder of the function "web".
 func newFunc(t testing.TB, files map[string]string) *runtime.Function {
-	dir := t.TempDir()
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &runtime.Function{
-		URN:      "urn:fss:cn-north-4:0123456789abcdef0123456789abcdef:function:default:web",
-		Name:     "web",
-		Package:  "default",
-		Project:  "0123456789abcdef0123456789abcdef",
-		Region:   "cn-north-4",
-		Version:  "latest",
-		Runtime:  "http",
-		Handler:  "bootstrap",
-		Timeout:  30 * time.Second,
-		MemoryMB: 256,
-		CPU:      400,
-		CodeDir:  dir,
-	}
+	fn := runtimetest.Func(t, "http", files)
+	fn.URN = "urn:fss:cn-north-4:0123456789abcdef0123456789abcdef:function:default:web"
+	fn.Name = "web"
+	fn.Handler = "bootstrap"
+	return fn
 }
 
 func need(t testing.TB, path string) {
@@ -149,56 +132,19 @@ func need(t testing.TB, path string) {
 	}
 }
 
-type instance struct {
-	conn runtime.Conn
-	proc *proc
-}
+// instance is a started instance (in a network namespace of its own),
+// attached.
+type instance struct{ *runtimetest.Instance }
 
-func tryLaunch(t testing.TB, k *httpfn.Kind, fn *runtime.Function) (*instance, error) {
+func launch(t testing.TB, k *httpfn.Kind, fn *runtime.Function) instance {
 	t.Helper()
-	prog, err := k.Program(fn)
-	if err != nil {
-		t.Fatalf("Program = %v", err)
-	}
-	p := startProc(t, prog)
-	conn, err := k.Attach(context.Background(), p, fn)
-	if err != nil {
-		t.Fatalf("Attach = %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	return &instance{conn, p}, conn.Load(ctx, fn)
+	return instance{runtimetest.MustLaunch(t, k, fn)}
 }
 
-func launch(t testing.TB, k *httpfn.Kind, fn *runtime.Function) *instance {
-	t.Helper()
-	in, err := tryLaunch(t, k, fn)
-	if err != nil {
-		t.Fatalf("Load = %v", err)
-	}
-	return in
-}
-
-var ridCounter struct {
-	sync.Mutex
-	n int
-}
-
-func newRID() string {
-	ridCounter.Lock()
-	defer ridCounter.Unlock()
-	ridCounter.n++
-	return fmt.Sprintf("0000%04x-0000-4000-8000-%012d", os.Getpid()&0xffff, ridCounter.n)
-}
-
-func (in *instance) invoke(ctx context.Context, event string, headers map[string]string) (string, runtime.Result, error) {
-	rid := newRID()
-	res, err := in.conn.Invoke(ctx, &runtime.Invocation{
-		RequestID: rid, Event: []byte(event), Deadline: time.Now().Add(5 * time.Second),
-		Headers: headers, Log: io.Discard,
-	})
-	return rid, res, err
+// invoke runs event as an invocation due in 5 s.
+func (in instance) invoke(ctx context.Context, event string, headers map[string]string) (string, runtime.Result, error) {
+	c, err := in.InvokeWithin(ctx, event, headers, 5*time.Second)
+	return c.RequestID, c.Result, err
 }
 
 // response is an HTTP function's result, its body decoded.
@@ -229,7 +175,7 @@ func decode(t testing.TB, res runtime.Result) response {
 	return response{r.StatusCode, r.Headers, body}
 }
 
-func (in *instance) call(t testing.TB, event string, headers map[string]string) (string, response) {
+func (in instance) call(t testing.TB, event string, headers map[string]string) (string, response) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -411,11 +357,11 @@ func TestTwoInstances(t *testing.T) {
 	need(t, node)
 	k := httpfn.New()
 	fn := newFunc(t, nodeApp)
-	free := hostPortFree(httpfn.Port)
+	free := runtimetest.HostPortFree(httpfn.Port)
 	a, b := launch(t, k, fn), launch(t, k, fn)
 	pids := map[int]bool{}
 	for i := 0; i < 3; i++ {
-		for _, in := range []*instance{a, b} {
+		for _, in := range []instance{a, b} {
 			_, r := in.call(t, `{}`, nil)
 			pids[echoOf(t, r).PID] = true
 		}
@@ -423,11 +369,7 @@ func TestTwoInstances(t *testing.T) {
 	if len(pids) != 2 {
 		t.Errorf("answers came from pids %v, want two", pids)
 	}
-	if !free {
-		t.Logf("something on the host listens on 127.0.0.1:%d: not checking that the instances are unreachable there", httpfn.Port)
-	} else if err := dialHost(httpfn.Port); !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Errorf("dialing 127.0.0.1:%d on the host = %v, want connection refused", httpfn.Port, err)
-	}
+	runtimetest.CheckHostRefuses(t, httpfn.Port, free)
 }
 
 func TestTooLarge(t *testing.T) {
@@ -463,7 +405,7 @@ func TestExitMidInvoke(t *testing.T) {
 	if !errors.Is(err, runtime.ErrBroken) || time.Since(start) > 5*time.Second {
 		t.Fatalf("Invoke = %v after %v", err, time.Since(start))
 	}
-	<-in.proc.exited
+	<-in.Process.Exited()
 	if _, _, err := in.invoke(ctx, `{}`, nil); !errors.Is(err, runtime.ErrBroken) {
 		t.Errorf("Invoke after the exit = %v", err)
 	}
@@ -479,7 +421,7 @@ func TestTimeoutAndClose(t *testing.T) {
 	}
 	go func() {
 		time.Sleep(100 * time.Millisecond)
-		in.conn.Close()
+		in.Conn.Close()
 	}()
 	start := time.Now()
 	if _, _, err := in.invoke(context.Background(), `{"httpMethod":"GET","path":"/sleep"}`, nil); !errors.Is(err, runtime.ErrBroken) || time.Since(start) > time.Second {
@@ -500,7 +442,7 @@ func TestStartFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			k := httpfn.New()
 			k.StartTimeout = time.Second
-			_, err := tryLaunch(t, k, newFunc(t, tc.files))
+			_, err := runtimetest.Launch(t, k, newFunc(t, tc.files))
 			var fe *runtime.FuncError
 			if !errors.As(err, &fe) || fe.Code != tc.code {
 				t.Fatalf("Load = %v, want FuncError %d", err, tc.code)
@@ -521,19 +463,14 @@ func TestMissingBootstrapUnchecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	prog.Dir = "/"
-	p := startProc(t, prog)
-	conn, err := k.Attach(context.Background(), p, fn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	in := runtimetest.Attach(t, k, runtimetest.Start(t, prog), fn)
 	var fe *runtime.FuncError
-	if err := conn.Load(context.Background(), fn); !errors.As(err, &fe) || fe.Code != runtime.ErrExited {
+	if err := in.Conn.Load(context.Background(), fn); !errors.As(err, &fe) || fe.Code != runtime.ErrExited {
 		t.Fatalf("Load = %v", err)
 	}
-	<-p.exited
-	if !strings.Contains(p.out.String(), "runtime bootstrap file is not found") || !strings.Contains(p.waitErr.Error(), "exit status 127") {
-		t.Errorf("output %q, exit %v", p.out.String(), p.waitErr)
+	exit := in.Process.Wait(10 * time.Second)
+	if !strings.Contains(in.Process.OutputString(), "runtime bootstrap file is not found") || !strings.Contains(exit.Error(), "exit status 127") {
+		t.Errorf("output %q, exit %v", in.Process.OutputString(), exit)
 	}
 }
 
@@ -555,20 +492,7 @@ func benchmark(b *testing.B, files map[string]string) {
 	in := launch(b, httpfn.New(), newFunc(b, files))
 	inv := &runtime.Invocation{RequestID: "7f3ac4e2-1b6d-4c1e-9a51-2d0d5b8e6c11",
 		Event: []byte(`{"httpMethod":"GET","path":"/","headers":{"accept":"*/*"}}`), Deadline: time.Now().Add(time.Hour), Log: io.Discard}
-	ctx := context.Background()
-	for i := 0; i < 50; i++ {
-		if _, err := in.conn.Invoke(ctx, inv); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		res, err := in.conn.Invoke(ctx, inv)
-		if err != nil || res.Err != nil {
-			b.Fatalf("Invoke = %v, %v", res.Err, err)
-		}
-	}
+	runtimetest.BenchmarkConn(b, in.Conn, inv, 50)
 }
 
 func BenchmarkInvokeNode(b *testing.B) {
@@ -592,11 +516,8 @@ func TestNoLeak(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			in.call(t, `{}`, nil)
 		}
-		in.conn.Close()
-		in.proc.stop()
+		in.Conn.Close()
+		in.Process.Stop()
 	}()
-	if !waitFor(3*time.Second, func() bool { return goruntime.NumGoroutine() <= before }) {
-		buf := make([]byte, 1<<20)
-		t.Errorf("%d goroutines before, %d after:\n%s", before, goruntime.NumGoroutine(), buf[:goruntime.Stack(buf, true)])
-	}
+	runtimetest.CheckGoroutines(t, before)
 }

@@ -6,10 +6,8 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,13 +25,6 @@ var bootstrap []byte
 // Binaries are the paths searched for Node.js, in order. Version managers'
 // shims (nvm, volta) are not used.
 var Binaries = []string{"/usr/bin/node", "/usr/local/bin/node", "/usr/bin/nodejs"}
-
-// baseEnv is the environment every instance starts with.
-var baseEnv = []string{
-	"PATH=/usr/local/bin:/usr/bin:/bin",
-	"HOME=/tmp",
-	"LANG=C.UTF-8",
-}
 
 // Kind runs the Node.js runtimes on the node's Node.js.
 type Kind struct {
@@ -59,7 +50,7 @@ func New(dir string) (*Kind, error) {
 		return nil, err
 	}
 	k := &Kind{dir: dir, bootstrap: filepath.Join(dir, "bootstrap.js")}
-	if err := writeFile(k.bootstrap, bootstrap); err != nil {
+	if err := runtime.WriteBootstrap(k.bootstrap, bootstrap); err != nil {
 		return nil, fmt.Errorf("node: write bootstrap: %w", err)
 	}
 	k.node, k.missing = findBinary(Binaries)
@@ -113,38 +104,20 @@ func (k *Kind) version() (int, error) {
 // Program returns the program of an instance of fn, or of a generic
 // instance (fn == nil) that learns its function when it is loaded.
 func (k *Kind) Program(fn *runtime.Function) (runtime.Program, error) {
-	p := runtime.Program{
-		Path:     k.node,
-		Args:     []string{k.bootstrap},
-		Env:      append([]string(nil), baseEnv...),
-		Dir:      "/",
-		ReadOnly: []string{k.dir},
-		Pipes:    true,
+	if fn == nil && k.node == "" {
+		return runtime.Program{}, fmt.Errorf("node: no Node.js: %w", k.missing)
 	}
-	if fn == nil {
-		if k.node == "" {
-			return runtime.Program{}, fmt.Errorf("node: no Node.js: %w", k.missing)
+	if fn != nil {
+		if err := k.Available(fn.Runtime); err != nil {
+			return runtime.Program{}, err
 		}
-		return p, nil
 	}
-	if err := k.Available(fn.Runtime); err != nil {
-		return runtime.Program{}, err
-	}
-	p.Env = runtime.Environ(baseEnv, fn)
-	p.Dir = fn.CodeDir
-	if p.Dir == "" {
-		p.Dir = runtime.CodeDir
-	}
-	return p, nil
+	return runtime.FrameProgram(k.node, []string{k.bootstrap}, k.dir, fn), nil
 }
 
 // Attach returns the Conn of a started instance.
 func (k *Kind) Attach(ctx context.Context, p runtime.Process, fn *runtime.Function) (runtime.Conn, error) {
-	w, r := p.Requests(), p.Frames()
-	if w == nil || r == nil {
-		return nil, errors.New("node: the process has no frame pipes")
-	}
-	return runtime.NewFrameConn(w, r), nil
+	return runtime.AttachFrames("node", p)
 }
 
 // parseEnum parses "Node.js16.17" into 16.
@@ -184,32 +157,4 @@ func findBinary(candidates []string) (string, error) {
 		return real, nil
 	}
 	return "", fmt.Errorf("no node executable found (tried %s)", strings.Join(tried, ", "))
-}
-
-// writeFile writes data to path (readable by everyone) unless it already
-// holds exactly that, replacing it atomically.
-func writeFile(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		return nil
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".bootstrap-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

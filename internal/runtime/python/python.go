@@ -5,10 +5,8 @@
 package python
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -35,13 +33,6 @@ var Interpreters = []string{
 	"/usr/local/bin/python3",
 }
 
-// baseEnv is the environment every instance starts with.
-var baseEnv = []string{
-	"PATH=/usr/local/bin:/usr/bin:/bin",
-	"HOME=/tmp",
-	"LANG=C.UTF-8",
-}
-
 // Kind runs the Python3.x runtimes on the node's Python 3 interpreter.
 type Kind struct {
 	dir       string // host folder with the bootstrap, bound read-only at the same path
@@ -64,7 +55,7 @@ func New(dir string) (*Kind, error) {
 		return nil, err
 	}
 	k := &Kind{dir: dir, bootstrap: filepath.Join(dir, "bootstrap.py")}
-	if err := writeFile(k.bootstrap, bootstrap); err != nil {
+	if err := runtime.WriteBootstrap(k.bootstrap, bootstrap); err != nil {
 		return nil, fmt.Errorf("python: write bootstrap: %w", err)
 	}
 	k.python, k.major, k.minor, k.missing = findInterpreter(Interpreters)
@@ -100,38 +91,20 @@ func (k *Kind) Available(rt string) error {
 // Program returns the program of an instance of fn, or of a generic
 // instance (fn == nil) that learns its function when it is loaded.
 func (k *Kind) Program(fn *runtime.Function) (runtime.Program, error) {
-	p := runtime.Program{
-		Path:     k.python,
-		Args:     []string{"-I", "-S", "-B", k.bootstrap},
-		Env:      append([]string(nil), baseEnv...),
-		Dir:      "/",
-		ReadOnly: []string{k.dir},
-		Pipes:    true,
+	if fn == nil && k.python == "" {
+		return runtime.Program{}, fmt.Errorf("python: no interpreter: %w", k.missing)
 	}
-	if fn == nil {
-		if k.python == "" {
-			return runtime.Program{}, fmt.Errorf("python: no interpreter: %w", k.missing)
+	if fn != nil {
+		if err := k.Available(fn.Runtime); err != nil {
+			return runtime.Program{}, err
 		}
-		return p, nil
 	}
-	if err := k.Available(fn.Runtime); err != nil {
-		return runtime.Program{}, err
-	}
-	p.Env = runtime.Environ(baseEnv, fn)
-	p.Dir = fn.CodeDir
-	if p.Dir == "" {
-		p.Dir = runtime.CodeDir
-	}
-	return p, nil
+	return runtime.FrameProgram(k.python, []string{"-I", "-S", "-B", k.bootstrap}, k.dir, fn), nil
 }
 
 // Attach returns the Conn of a started instance.
 func (k *Kind) Attach(ctx context.Context, p runtime.Process, fn *runtime.Function) (runtime.Conn, error) {
-	w, r := p.Requests(), p.Frames()
-	if w == nil || r == nil {
-		return nil, errors.New("python: the process has no frame pipes")
-	}
-	return runtime.NewFrameConn(w, r), nil
+	return runtime.AttachFrames("python", p)
 }
 
 // parseEnum parses "Python3.9" into 3, 9.
@@ -202,32 +175,4 @@ func versionOf(path string) (major, minor int, ok bool) {
 	m1, err1 := strconv.Atoi(f[0])
 	m2, err2 := strconv.Atoi(f[1])
 	return m1, m2, err1 == nil && err2 == nil
-}
-
-// writeFile writes data to path (readable by everyone) unless it already
-// holds exactly that, replacing it atomically.
-func writeFile(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		return nil
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".bootstrap-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

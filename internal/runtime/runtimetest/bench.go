@@ -21,18 +21,24 @@ func BenchmarkInvoke(b *testing.B, kind runtime.Kind, fn *runtime.Function) {
 		Deadline:  time.Now().Add(time.Hour),
 		Log:       io.Discard,
 	}
-	ctx := context.Background()
 	// Warm up: let Node's JIT and Python's caches settle, so that a short
 	// run measures the steady state.
-	for i := 0; i < 3000; i++ {
-		if _, err := in.Conn.Invoke(ctx, inv); err != nil {
+	BenchmarkConn(b, in.Conn, inv, 3000)
+}
+
+// BenchmarkConn measures inv through conn, after warmup invocations that
+// are not measured (nor checked but for an instance error).
+func BenchmarkConn(b *testing.B, conn runtime.Conn, inv *runtime.Invocation, warmup int) {
+	ctx := context.Background()
+	for i := 0; i < warmup; i++ {
+		if _, err := conn.Invoke(ctx, inv); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res, err := in.Conn.Invoke(ctx, inv)
+		res, err := conn.Invoke(ctx, inv)
 		if err != nil || res.Err != nil {
 			b.Fatalf("Invoke = %v, %v", res.Err, err)
 		}

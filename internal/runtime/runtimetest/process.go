@@ -1,8 +1,9 @@
 // Package runtimetest helps test runtime Kinds without a sandbox: Start
 // runs a Program as a plain child process with the frame pipes on fds 3
-// and 4, and Run is the conformance suite every language runtime passes,
-// with the function code of each case written as a FunctionGraph user
-// writes it.
+// and 4 (or, for Program.OwnNetwork, in a network namespace of its own:
+// see NetnsStarterMain), and Run is the conformance suite every language
+// runtime passes, with the function code of each case written as a
+// FunctionGraph user writes it.
 package runtimetest
 
 import (
@@ -23,10 +24,12 @@ import (
 	"github.com/openfgs/openfgs/internal/runtime"
 )
 
-// Process is a Program running as a plain child process (no namespaces,
-// no cgroups, the host's file system). It implements runtime.Process.
+// Process is a Program running as a plain child process (no cgroups, the
+// host's file system; no namespaces but, for Program.OwnNetwork, a network
+// namespace of its own). It implements runtime.Process.
 type Process struct {
 	cmd      *exec.Cmd
+	netns    bool     // in a network namespace of its own
 	requests *os.File // our end of the instance's fd 3
 	frames   *os.File // our end of the instance's fd 4
 	out      lockedBuffer
@@ -36,20 +39,30 @@ type Process struct {
 
 var _ runtime.Process = (*Process)(nil)
 
-// StartProcess starts prog. The caller must Stop it.
+// StartProcess starts prog. The caller must Stop it. A prog with
+// OwnNetwork runs in a network namespace of its own, which needs Linux
+// and NetnsStarterMain in the test binary's TestMain.
 func StartProcess(prog runtime.Program) (*Process, error) {
 	if prog.Path == "" {
 		return nil, errors.New("runtimetest: program has no path")
 	}
-	cmd := exec.Command(prog.Path, prog.Args...)
+	var cmd *exec.Cmd
+	if prog.OwnNetwork {
+		var err error
+		if cmd, err = netnsCommand(prog); err != nil {
+			return nil, err
+		}
+	} else {
+		cmd = exec.Command(prog.Path, prog.Args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	cmd.Env = prog.Env
 	if cmd.Env == nil {
 		cmd.Env = []string{}
 	}
 	cmd.Dir = prog.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = time.Second
-	p := &Process{cmd: cmd, exited: make(chan struct{})}
+	p := &Process{cmd: cmd, netns: prog.OwnNetwork, exited: make(chan struct{})}
 	cmd.Stdout = &p.out
 	cmd.Stderr = &p.out
 	var childEnds []*os.File
@@ -84,9 +97,19 @@ func StartProcess(prog runtime.Program) (*Process, error) {
 }
 
 // Start starts prog and stops it when the test ends; on failure the
-// test's output shows what the process wrote.
+// test's output shows what the process wrote. A prog with OwnNetwork
+// skips the test where network namespaces cannot be made, and fails it
+// when TestMain does not call NetnsStarterMain.
 func Start(t testing.TB, prog runtime.Program) *Process {
 	t.Helper()
+	if prog.OwnNetwork {
+		if !netnsStarterInstalled.Load() {
+			t.Fatal(errNoStarter)
+		}
+		if why := netnsUnavailable(); why != "" {
+			t.Skip(why)
+		}
+	}
 	p, err := StartProcess(prog)
 	if err != nil {
 		t.Fatalf("start %s: %v", prog.Path, err)
@@ -118,18 +141,37 @@ func (p *Process) Frames() io.Reader {
 	return p.frames
 }
 
-// Dial connects to port on the loopback interface: without a sandbox
-// the instance shares the host's network.
+// Dial connects to 127.0.0.1:port in the instance's network: its own
+// namespace for a Program with OwnNetwork, else the host's, which the
+// instance shares without a sandbox.
 func (p *Process) Dial(ctx context.Context, port int) (io.ReadWriteCloser, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	var c net.Conn
+	err := p.inNetwork(func() (err error) {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		return err
+	})
+	return c, err
 }
 
-// Listen listens on the loopback interface: without a sandbox the
-// instance shares the host's network.
+// Listen listens on 127.0.0.1:port in the instance's network, as Dial.
 func (p *Process) Listen(ctx context.Context, port int) (net.Listener, error) {
-	var lc net.ListenConfig
-	return lc.Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	var l net.Listener
+	err := p.inNetwork(func() (err error) {
+		var lc net.ListenConfig
+		l, err = lc.Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		return err
+	})
+	return l, err
+}
+
+// inNetwork runs f in the instance's network namespace: on this goroutine
+// when that is the host's.
+func (p *Process) inNetwork(f func() error) error {
+	if !p.netns {
+		return f()
+	}
+	return inNetns(p.cmd.Process.Pid, f)
 }
 
 // Done is closed when the process has exited.

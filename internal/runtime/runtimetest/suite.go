@@ -86,6 +86,13 @@ func Func(t testing.TB, rt string, files map[string]string) *runtime.Function {
 			t.Fatal(err)
 		}
 	}
+	return NewFunction(rt, "index.handler", dir)
+}
+
+// NewFunction returns the function the tests use: "hello" in package
+// "default" of a fixed project, version latest, 30 s, 256 MB, 400
+// millicores, with handler and code folder codeDir.
+func NewFunction(rt, handler, codeDir string) *runtime.Function {
 	return &runtime.Function{
 		URN:      "urn:fss:cn-north-4:0123456789abcdef0123456789abcdef:function:default:hello",
 		Name:     "hello",
@@ -94,11 +101,11 @@ func Func(t testing.TB, rt string, files map[string]string) *runtime.Function {
 		Region:   "cn-north-4",
 		Version:  "latest",
 		Runtime:  rt,
-		Handler:  "index.handler",
+		Handler:  handler,
 		Timeout:  30 * time.Second,
 		MemoryMB: 256,
 		CPU:      400,
-		CodeDir:  dir,
+		CodeDir:  codeDir,
 	}
 }
 
@@ -116,7 +123,7 @@ func Launch(t testing.TB, kind runtime.Kind, fn *runtime.Function) (*Instance, e
 	if err != nil {
 		t.Fatalf("Program(%s) = %v", fn.Runtime, err)
 	}
-	in := attach(t, kind, prog, fn)
+	in := Attach(t, kind, Start(t, prog), fn)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return in, in.Conn.Load(ctx, fn)
@@ -130,7 +137,7 @@ func LaunchGeneric(t testing.TB, kind runtime.Kind) *Instance {
 	if err != nil {
 		t.Fatalf("Program(nil) = %v", err)
 	}
-	in := attach(t, kind, prog, nil)
+	in := Attach(t, kind, Start(t, prog), nil)
 	if fc, ok := in.Conn.(*runtime.FrameConn); ok {
 		select {
 		case <-fc.Ready():
@@ -143,9 +150,10 @@ func LaunchGeneric(t testing.TB, kind runtime.Kind) *Instance {
 	return in
 }
 
-func attach(t testing.TB, kind runtime.Kind, prog runtime.Program, fn *runtime.Function) *Instance {
+// Attach attaches kind's Conn for fn (nil: a generic instance) to the
+// started p, without loading fn; the Conn is closed when the test ends.
+func Attach(t testing.TB, kind runtime.Kind, p *Process, fn *runtime.Function) *Instance {
 	t.Helper()
-	p := Start(t, prog)
 	conn, err := kind.Attach(context.Background(), p, fn)
 	if err != nil {
 		t.Fatalf("Attach = %v", err)
@@ -190,11 +198,17 @@ func NewRequestID() string {
 // Invoke runs one invocation of event, with the given context headers,
 // and returns it; the error is Invoke's.
 func (in *Instance) Invoke(ctx context.Context, event string, headers map[string]string) (Call, error) {
+	return in.InvokeWithin(ctx, event, headers, 30*time.Second)
+}
+
+// InvokeWithin is Invoke of an invocation whose deadline is d from now
+// (rather than 30 s).
+func (in *Instance) InvokeWithin(ctx context.Context, event string, headers map[string]string, d time.Duration) (Call, error) {
 	var log lockedBuffer
 	inv := &runtime.Invocation{
 		RequestID: NewRequestID(),
 		Event:     []byte(event),
-		Deadline:  time.Now().Add(30 * time.Second),
+		Deadline:  time.Now().Add(d),
 		Headers:   headers,
 		Log:       &log,
 	}
@@ -283,25 +297,10 @@ func Run(t *testing.T, kind runtime.Kind, code Code) {
 
 	t.Run("Context", func(t *testing.T) {
 		fn := Func(t, code.Runtime, one(code.Context))
-		fn.Version = "v2"
-		fn.Alias = "prod"
-		fn.Timeout = 7 * time.Second
-		fn.UserData = map[string]string{"GREETING": "hi"}
+		SetUpContext(fn)
 		in := MustLaunch(t, kind, fn)
-		headers := map[string]string{
-			"X-CFF-Access-Key":          "ak",
-			"X-CFF-Secret-Key":          "sk",
-			"X-CFF-Security-Access-Key": "sak",
-			"X-CFF-Security-Secret-Key": "ssk",
-			"X-CFF-Security-Token":      "stoken",
-			"X-CFF-Auth-Token":          "token",
-		}
-		var log lockedBuffer
-		rid := NewRequestID()
-		res, err := in.Conn.Invoke(bg, &runtime.Invocation{
-			RequestID: rid, Event: []byte(`{}`), Deadline: time.Now().Add(5 * time.Second),
-			Headers: headers, Log: &log,
-		})
+		c, err := in.InvokeWithin(bg, `{}`, ContextHeaders(), 5*time.Second)
+		rid, res := c.RequestID, c.Result
 		if err != nil || res.Err != nil {
 			t.Fatalf("Invoke = %v, %v (%s)", res.Err, err, res.Body)
 		}
@@ -309,38 +308,11 @@ func Run(t *testing.T, kind runtime.Kind, code Code) {
 		if err := json.Unmarshal(res.Body, &got); err != nil {
 			t.Fatalf("Body %s: %v", res.Body, err)
 		}
-		want := map[string]any{
-			"getRequestID":            rid,
-			"getAccessKey":            "ak",
-			"getSecretKey":            "sk",
-			"getSecurityAccessKey":    "sak",
-			"getSecuritySecretKey":    "ssk",
-			"getSecurityToken":        "stoken",
-			"getToken":                "token",
-			"getFunctionName":         "hello",
-			"getRunningTimeInSeconds": 7.0,
-			"getVersion":              "v2",
-			"getMemorySize":           256.0,
-			"getCPUNumber":            400.0,
-			"getPackage":              "default",
-			"getProjectID":            fn.Project,
-			"getAlias":                "prod",
-			"userData":                "hi",
-			"userDataDefault":         "fallback",
-		}
-		for k, v := range want {
-			if got[k] != v {
-				t.Errorf("%s() = %#v, want %#v", k, got[k], v)
-			}
-		}
-		remaining, ok := got["getRemainingTimeInMilliSeconds"].(float64)
-		if !ok || remaining <= 3000 || remaining > 5000 {
-			t.Errorf("getRemainingTimeInMilliSeconds() = %v, want in (3000, 5000]", got["getRemainingTimeInMilliSeconds"])
-		}
-		lines := strings.Split(strings.TrimSuffix(string(log.Bytes()), "\n"), "\n")
+		CheckContext(t, got, rid, fn, map[string]any{"userDataDefault": "fallback"})
+		lines := strings.Split(strings.TrimSuffix(c.Log, "\n"), "\n")
 		wantLines := [][2]string{{"INFO", "info line"}, {"WARN", "warn line"}, {"ERROR", "error line"}, {"DEBUG", "debug line"}}
 		if len(lines) != len(wantLines) {
-			t.Fatalf("log = %q, want %d logger lines", log.Bytes(), len(wantLines))
+			t.Fatalf("log = %q, want %d logger lines", c.Log, len(wantLines))
 		}
 		for i, l := range lines {
 			m := logLine.FindStringSubmatch(l)
@@ -613,6 +585,68 @@ func Run(t *testing.T, kind runtime.Kind, code Code) {
 			t.Fatalf("6 MiB: Body has %d bytes", len(c.Result.Body))
 		}
 	})
+}
+
+// SetUpContext gives fn what CheckContext expects of it: version v2,
+// alias prod, a 7 s timeout and the user data GREETING=hi.
+func SetUpContext(fn *runtime.Function) {
+	fn.Version = "v2"
+	fn.Alias = "prod"
+	fn.Timeout = 7 * time.Second
+	fn.UserData = map[string]string{"GREETING": "hi"}
+}
+
+// ContextHeaders returns the context headers CheckContext expects an
+// invocation to have had: credentials.
+func ContextHeaders() map[string]string {
+	return map[string]string{
+		"X-CFF-Access-Key":          "ak",
+		"X-CFF-Secret-Key":          "sk",
+		"X-CFF-Security-Access-Key": "sak",
+		"X-CFF-Security-Secret-Key": "ssk",
+		"X-CFF-Security-Token":      "stoken",
+		"X-CFF-Auth-Token":          "token",
+	}
+}
+
+// CheckContext checks got, the results of the context methods, each under
+// the method's name (as Code.Context returns them), in the invocation rid
+// of fn (a NewFunction set up by SetUpContext) that had ContextHeaders and
+// a deadline 5 s after it started; "userData" is getUserData("GREETING").
+// more holds further names and the values they must have.
+func CheckContext(t testing.TB, got map[string]any, rid string, fn *runtime.Function, more map[string]any) {
+	t.Helper()
+	want := map[string]any{
+		"getRequestID":            rid,
+		"getAccessKey":            "ak",
+		"getSecretKey":            "sk",
+		"getSecurityAccessKey":    "sak",
+		"getSecuritySecretKey":    "ssk",
+		"getSecurityToken":        "stoken",
+		"getToken":                "token",
+		"getFunctionName":         "hello",
+		"getRunningTimeInSeconds": 7.0,
+		"getVersion":              "v2",
+		"getMemorySize":           256.0,
+		"getCPUNumber":            400.0,
+		"getPackage":              "default",
+		"getProjectID":            fn.Project,
+		"getAlias":                "prod",
+		"userData":                "hi",
+	}
+	for k, v := range more {
+		want[k] = v
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s() = %#v, want %#v", k, got[k], v)
+		}
+	}
+	// Less than the timeout: the deadline.
+	remaining, ok := got["getRemainingTimeInMilliSeconds"].(float64)
+	if !ok || remaining <= 3000 || remaining > 5000 {
+		t.Errorf("getRemainingTimeInMilliSeconds() = %v, want in (3000, 5000]", got["getRemainingTimeInMilliSeconds"])
+	}
 }
 
 func checkTooLarge(t *testing.T, c Call, err error, size, max int) {
