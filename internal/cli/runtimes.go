@@ -8,6 +8,7 @@ import (
 	"github.com/openfgs/openfgs/internal/runtime/custom"
 	"github.com/openfgs/openfgs/internal/runtime/gofn"
 	"github.com/openfgs/openfgs/internal/runtime/httpfn"
+	"github.com/openfgs/openfgs/internal/runtime/java"
 	"github.com/openfgs/openfgs/internal/runtime/node"
 	"github.com/openfgs/openfgs/internal/runtime/python"
 )
@@ -35,6 +36,13 @@ func runtimeKinds(dir string) (map[string]runtime.Kind, error) {
 	}
 	for _, rt := range []string{"Node.js6.10", "Node.js8.10", "Node.js10.16", "Node.js12.13", "Node.js14.18", "Node.js16.17", "Node.js18.15"} {
 		kinds[rt] = js
+	}
+	jv, err := java.New(dir)
+	if err != nil {
+		return nil, fmt.Errorf("java runtime: %w", err)
+	}
+	for _, rt := range []string{"Java8", "Java11", "Java17"} {
+		kinds[rt] = jv
 	}
 	kinds["Go1.x"] = gofn.New()
 	kinds["Custom"] = custom.New()
