@@ -2,9 +2,9 @@ package api
 
 import (
 	"bytes"
-	"io"
 	"context"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
