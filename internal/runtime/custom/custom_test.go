@@ -139,7 +139,14 @@ func tryStart(t testing.TB, k *custom.Kind, fn *runtime.Function, prog runtime.P
 	started.Env = append(append([]string{}, prog.Env...), "TMPDIR="+t.TempDir())
 	p := runtimetest.Start(t, started)
 	time.Sleep(delay)
-	in := instance{runtimetest.Attach(t, k, p, fn)}
+	// A bootstrap that dies at once may be gone before Attach listens:
+	// then Attach reports it, as Load would have a moment later.
+	conn, err := k.Attach(context.Background(), p, fn)
+	if err != nil {
+		return instance{&runtimetest.Instance{Process: p}}, err
+	}
+	t.Cleanup(func() { conn.Close() })
+	in := instance{&runtimetest.Instance{Conn: conn, Process: p}}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	return in, in.Conn.Load(ctx, fn)
