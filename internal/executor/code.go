@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/openfgs/openfgs/internal/fgs"
 )
@@ -34,6 +35,8 @@ type codeCache struct {
 
 	mu      sync.Mutex
 	pending map[string]*unpacking
+	refs    map[string]int       // digest -> instances whose code folder it is
+	used    map[string]time.Time // digest -> last time Dir returned it
 }
 
 type unpacking struct {
@@ -53,7 +56,49 @@ func newCodeCache(dir string, code fgs.CodeStore) (*codeCache, error) {
 	for _, t := range tmps {
 		os.RemoveAll(t)
 	}
-	return &codeCache{dir: dir, code: code, pending: map[string]*unpacking{}}, nil
+	c := &codeCache{dir: dir, code: code, pending: map[string]*unpacking{}, refs: map[string]int{}, used: map[string]time.Time{}}
+	// Packages unpacked by an earlier run start their clock now.
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.IsDir() && len(e.Name()) == 128 {
+			c.used[e.Name()] = time.Now()
+		}
+	}
+	return c, nil
+}
+
+// acquire and release count the instances that bind a package's folder,
+// so sweep never removes one in use.
+func (c *codeCache) acquire(digest string) {
+	c.mu.Lock()
+	c.refs[digest]++
+	c.mu.Unlock()
+}
+
+func (c *codeCache) release(digest string) {
+	c.mu.Lock()
+	if c.refs[digest]--; c.refs[digest] <= 0 {
+		delete(c.refs, digest)
+		c.used[digest] = time.Now()
+	}
+	c.mu.Unlock()
+}
+
+// sweep removes unpacked packages no instance uses that nothing asked for
+// since before cutoff (deleted functions, replaced code).
+func (c *codeCache) sweep(cutoff time.Time) {
+	c.mu.Lock()
+	var gone []string
+	for d, t := range c.used {
+		if c.refs[d] == 0 && c.pending[d] == nil && t.Before(cutoff) {
+			gone = append(gone, d)
+			delete(c.used, d)
+		}
+	}
+	c.mu.Unlock()
+	for _, d := range gone {
+		os.RemoveAll(filepath.Join(c.dir, d))
+	}
 }
 
 // Dir returns the folder holding f's unpacked code, unpacking it first if
@@ -63,10 +108,12 @@ func (c *codeCache) Dir(ctx context.Context, f *fgs.Function) (string, error) {
 		return "", fgs.Errorf(fgs.Invalid, "FSS.1012", "function %s has no code", f.Name)
 	}
 	final := filepath.Join(c.dir, f.Digest)
+	c.mu.Lock()
+	c.used[f.Digest] = time.Now()
 	if _, err := os.Stat(final); err == nil {
+		c.mu.Unlock()
 		return final, nil
 	}
-	c.mu.Lock()
 	u, ok := c.pending[f.Digest]
 	if !ok {
 		u = &unpacking{done: make(chan struct{})}

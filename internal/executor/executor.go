@@ -357,7 +357,12 @@ func (e *Executor) lruIdleLocked() *instance {
 	return best
 }
 
-// reaper stops idle instances and forgets empty retired pools.
+// codeKeep is how long an unpacked package nothing uses is kept: long
+// enough that a function invoked now and then does not unpack again.
+func codeKeep(idle time.Duration) time.Duration { return max(10*idle, 10*time.Minute) }
+
+// reaper stops idle instances, forgets empty retired pools and removes
+// unpacked packages nothing uses.
 func (e *Executor) reaper() {
 	defer e.wg.Done()
 	tick := min(e.opt.IdleTimeout/4, time.Second)
@@ -381,6 +386,7 @@ func (e *Executor) reaper() {
 			for _, p := range pools {
 				p.reap(now.Add(-e.opt.IdleTimeout))
 			}
+			e.code.sweep(now.Add(-codeKeep(e.opt.IdleTimeout)))
 		}
 	}
 }

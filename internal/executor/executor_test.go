@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -371,4 +373,24 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// Unpacked code that no instance uses and nothing asked for lately is
+// removed; code in use stays.
+func TestCodeCache_Sweep(t *testing.T) {
+	h := newHarness(t, Options{}, echo)
+	if _, err := h.invoke(t, "1"); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(h.e.opt.RunDir, "code", h.f.Digest)
+	h.e.code.sweep(time.Now().Add(time.Hour))
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("code of a running instance was swept: %v", err)
+	}
+	h.e.Forget(h.f.Key())
+	waitFor(t, func() bool {
+		h.e.code.sweep(time.Now().Add(time.Hour))
+		_, err := os.Stat(dir)
+		return errors.Is(err, os.ErrNotExist)
+	})
 }

@@ -36,6 +36,7 @@ type instance struct {
 	proc    *process
 	conn    runtime.Conn
 	codeDir string // a per-instance code folder (generic instances), removed on stop
+	digest  string // the unpacked package bound as its code folder, if any
 
 	outMu  sync.Mutex
 	outLog io.Writer // where stray output goes: the invocation in flight
@@ -264,6 +265,9 @@ func (in *instance) stop(e *Executor, why stopReason) {
 		in.proc.close()
 		if in.codeDir != "" {
 			os.RemoveAll(in.codeDir)
+		}
+		if in.digest != "" {
+			e.code.release(in.digest)
 		}
 		e.release(in)
 		e.logger.Debug("instance stopped", "instance_id", in.id, "reason", string(why), "exit", exit.String())

@@ -244,12 +244,15 @@ func (p *pool) startOnce(ctx context.Context) (*instance, error) {
 		e.unreserve(mem)
 		return nil, err
 	}
+	e.code.acquire(f.Digest)
 	in, err := e.startInstance(ctx, p.kind, instanceSpec{codeDir: codeDir, memMB: mem, cpu: int(f.CPU),
 		tmpMB: int(max(f.EphemeralStorage, 512)), ownNet: ownNet, prog: prog, fn: p.rf})
 	if err != nil {
+		e.code.release(f.Digest)
 		e.unreserve(mem)
 		return nil, err
 	}
+	in.digest = f.Digest
 	e.mu.Lock()
 	in.reservedMB, in.pool = mem, p
 	e.mu.Unlock()
