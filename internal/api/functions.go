@@ -44,65 +44,53 @@ func view(f *fgs.Function) functionView {
 	return v
 }
 
-// codeBody is the code part of CreateFunction and UpdateFunctionCode.
-type codeBody struct {
-	DependList        []string  `json:"depend_list"`
-	CodeType          *string   `json:"code_type"`
-	CodeURL           string    `json:"code_url"`
-	CodeFilename      string    `json:"code_filename"`
-	FuncCode          *codeFile `json:"func_code"`
-	DependVersionList []string  `json:"depend_version_list"`
-	CodeEncryptKMSKey string    `json:"code_encrypt_kms_key_id"`
-}
-
-type codeFile struct {
-	File string `json:"file"`
-	Link string `json:"link"`
-}
-
-// createBody is CreateFunction's body beyond fgs.Config.
-type createBody struct {
-	FuncName string `json:"func_name"`
-	Package  string `json:"package"`
-	codeBody
-}
-
 func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := requireFields(c.Body, "func_name", "package", "runtime", "timeout", "handler", "memory_size"); err != nil {
+	o, err := parseObject(c.Body)
+	if err != nil {
 		return err
 	}
-	var b createBody
-	if err := decodeJSON(c.Body, &b); err != nil {
+	if err := o.require("func_name", "package", "runtime", "timeout", "handler", "memory_size"); err != nil {
 		return err
 	}
-	if err := fgs.ValidateFunctionName(b.FuncName); err != nil {
+	var name, pkgName string
+	if err := o.get("func_name", &name); err != nil {
 		return err
 	}
-	if err := fgs.ValidatePackage(b.Package); err != nil {
+	if err := o.get("package", &pkgName); err != nil {
+		return err
+	}
+	if err := fgs.ValidateFunctionName(name); err != nil {
+		return err
+	}
+	if err := fgs.ValidatePackage(pkgName); err != nil {
 		return err
 	}
 	cfg := defaultConfig()
-	present, err := mergeConfig(&cfg, c.Body)
+	present, err := mergeConfig(&cfg, o)
 	if err != nil {
 		return err
 	}
 	if err := validateConfig(&cfg); err != nil {
 		return err
 	}
-	code, err := s.acceptCode(cfg.Runtime, cfg.Handler, b.codeBody)
+	b, err := o.codeBody()
+	if err != nil {
+		return err
+	}
+	code, err := s.acceptCode(cfg.Runtime, cfg.Handler, b)
 	if err != nil {
 		return err
 	}
 	now := s.Now().UTC()
-	urn := fgs.URN{Region: s.Region, Project: c.Principal.Project, Package: b.Package, Function: b.FuncName, Qualifier: fgs.LatestVersion}
+	urn := fgs.URN{Region: s.Region, Project: c.Principal.Project, Package: pkgName, Function: name, Qualifier: fgs.LatestVersion}
 	f := &fgs.Function{
-		ID:                  newRequestID(),
+		ID:                  newID(),
 		URN:                 urn.String(),
-		Name:                b.FuncName,
+		Name:                name,
 		DomainID:            c.Principal.Domain,
 		Project:             c.Principal.Project,
 		ProjectName:         s.Region,
-		Package:             b.Package,
+		Package:             pkgName,
 		Version:             fgs.LatestVersion,
 		Config:              cfg,
 		CodeEncryptKMSKeyID: b.CodeEncryptKMSKey,
@@ -414,8 +402,12 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil {
 		return err
 	}
-	var b codeBody
-	if err := decodeJSON(c.Body, &b); err != nil {
+	o, err := parseObject(c.Body)
+	if err != nil {
+		return err
+	}
+	b, err := o.codeBody()
+	if err != nil {
 		return err
 	}
 	code, err := s.acceptCode(f.Runtime, f.Handler, b)
@@ -447,20 +439,22 @@ func (s *Server) updateFunctionConfig(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	if err := requireFields(c.Body, "func_name", "runtime", "timeout", "handler", "memory_size"); err != nil {
+	o, err := parseObject(c.Body)
+	if err != nil {
 		return err
 	}
-	var b struct {
-		FuncName string `json:"func_name"`
-	}
-	if err := decodeJSON(c.Body, &b); err != nil {
+	if err := o.require("func_name", "runtime", "timeout", "handler", "memory_size"); err != nil {
 		return err
 	}
-	if b.FuncName != f.Name {
-		return invalid("FSS.1002", "func_name %q does not match the function %q: a function cannot be renamed", trimForMsg(b.FuncName), f.Name)
+	var name string
+	if err := o.get("func_name", &name); err != nil {
+		return err
+	}
+	if name != f.Name {
+		return invalid("FSS.1002", "func_name %q does not match the function %q: a function cannot be renamed", trimForMsg(name), f.Name)
 	}
 	cfg := f.Config
-	present, err := mergeConfig(&cfg, c.Body)
+	present, err := mergeConfig(&cfg, o)
 	if err != nil {
 		return err
 	}

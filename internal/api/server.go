@@ -92,7 +92,7 @@ func (s *Server) routes() {
 // ServeHTTP gives every response an X-Request-Id and answers unknown
 // routes with FSS bodies.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Request-Id", newRequestID())
+	w.Header().Set("X-Request-Id", newID())
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -245,7 +245,8 @@ func bodyTooLarge(max int64) error {
 	return fgs.Errorf(fgs.TooLarge, "FSS.0413", "the request body is larger than %d bytes", max)
 }
 
-func newRequestID() string {
+// newID returns a random UUID-shaped ID (request IDs, function IDs).
+func newID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	var out [36]byte

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -40,48 +39,6 @@ var inertFields = map[string]bool{
 	"enable_class_isolation": true, "log_group_id": true,
 	"log_stream_id": true, "type": true, "pre_stop_handler": true, "pre_stop_timeout": true,
 	"custom_image": true, "extend_config": true,
-}
-
-// mergeConfig copies into dst every Config field whose JSON name is a key
-// of body's top-level object, taking the value from body. Absent fields
-// keep dst's values; a field sent as null is cleared. It returns the keys
-// present.
-func mergeConfig(dst *fgs.Config, body []byte) (map[string]bool, error) {
-	var raw map[string]json.RawMessage
-	if err := decodeJSON(body, &raw); err != nil {
-		return nil, err
-	}
-	present := make(map[string]bool, len(raw))
-	for k := range raw {
-		present[strings.ToLower(k)] = true
-	}
-	var fresh fgs.Config
-	if err := decodeJSON(body, &fresh); err != nil {
-		return nil, err
-	}
-	dv, fv := reflect.ValueOf(dst).Elem(), reflect.ValueOf(&fresh).Elem()
-	t := dv.Type()
-	for i := 0; i < t.NumField(); i++ {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if present[name] {
-			dv.Field(i).Set(fv.Field(i))
-		}
-	}
-	return present, nil
-}
-
-// requireFields checks that each name is present and not null.
-func requireFields(body []byte, names ...string) error {
-	var raw map[string]json.RawMessage
-	if err := decodeJSON(body, &raw); err != nil {
-		return err
-	}
-	for _, n := range names {
-		if v, ok := raw[n]; !ok || string(v) == "null" {
-			return fgs.Errorf(fgs.Invalid, requiredCode[n], "%s is required", n)
-		}
-	}
-	return nil
 }
 
 var requiredCode = map[string]string{
