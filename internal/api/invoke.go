@@ -28,7 +28,7 @@ func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request, c *call)
 	if s.Invoker == nil {
 		return fgs.Errorf(fgs.Unavailable, "FSS.0503", "this server does not run functions")
 	}
-	u, f, err := s.lookup(r, c)
+	_, f, err := s.lookup(r, c)
 	if err != nil {
 		return err
 	}
@@ -47,13 +47,8 @@ func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request, c *call)
 	if event == nil {
 		event = []byte("{}")
 	}
-	alias := ""
-	if u.Alias {
-		alias = u.Qualifier
-	}
 	res, err := s.Invoker.Invoke(r.Context(), &fgs.Invocation{
 		Function:  f,
-		Alias:     alias,
 		RequestID: c.ID,
 		Event:     event,
 		Headers: map[string]string{
