@@ -394,3 +394,27 @@ func TestCodeCache_Sweep(t *testing.T) {
 		return errors.Is(err, os.ErrNotExist)
 	})
 }
+
+// What an instance writes to stdout just before it answers belongs to
+// that invocation's log, although it travels on another pipe.
+func TestInstance_DrainOutput(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	in := &instance{proc: &process{output: r}, stdoutIsLog: true}
+	go in.pumpOutput()
+	for i := range 200 {
+		log := &boundedLog{max: 1 << 20}
+		in.setOutput(log)
+		line := fmt.Sprintf("line %d\n", i)
+		w.Write([]byte(line))
+		in.drainOutput()
+		in.setOutput(nil)
+		if got := string(log.bytes()); got != line {
+			t.Fatalf("round %d: log %q, want %q", i, got, line)
+		}
+	}
+	r.Close()
+}

@@ -1,10 +1,14 @@
 package executor
 
 import (
+	goruntime "runtime"
+	"sync/atomic"
+
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"golang.org/x/sys/unix"
 	"io"
 	"os"
 	"path/filepath"
@@ -38,8 +42,12 @@ type instance struct {
 	codeDir string // a per-instance code folder (generic instances), removed on stop
 	digest  string // the unpacked package bound as its code folder, if any
 
-	outMu  sync.Mutex
-	outLog io.Writer // where stray output goes: the invocation in flight
+	outMu      sync.Mutex
+	outLog     io.Writer   // where stray output goes: the invocation in flight
+	outCopying atomic.Bool // the pump holds bytes it has read but not yet written
+	// stdoutIsLog: the runtime's output reaches us only through stdout and
+	// stderr (no frame protocol), so an invocation's log must wait for it.
+	stdoutIsLog bool
 
 	stopOnce sync.Once
 }
@@ -173,6 +181,7 @@ func (e *Executor) startInstance(ctx context.Context, kind runtime.Kind, spec in
 		reqW.Close()
 		frR.Close()
 	}
+	in.stdoutIsLog = !spec.prog.Pipes
 	go in.pumpOutput()
 	go e.watch(in)
 	conn, err := kind.Attach(ctx, in.proc, spec.fn)
@@ -217,16 +226,54 @@ func (in *instance) pumpOutput() {
 	for {
 		n, err := in.proc.output.Read(buf)
 		if n > 0 {
+			in.outCopying.Store(true)
 			in.outMu.Lock()
 			if in.outLog != nil {
 				in.outLog.Write(buf[:n])
 			}
 			in.outMu.Unlock()
+			in.outCopying.Store(false)
 		}
 		if err != nil {
 			return
 		}
 	}
+}
+
+// drainOutput waits (briefly) until what the instance wrote to stdout and
+// stderr before it answered has reached the invocation's log: the answer
+// and the output travel on different pipes, and the answer may win.
+func (in *instance) drainOutput() {
+	if !in.stdoutIsLog {
+		return
+	}
+	deadline := time.Now().Add(20 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		n, err := unreadBytes(in.proc.output)
+		if err != nil || n == 0 && !in.outCopying.Load() {
+			// The pump may be between its read and marking itself busy.
+			goruntime.Gosched()
+			if !in.outCopying.Load() {
+				return
+			}
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
+// unreadBytes is how many bytes wait in a pipe. It uses the raw fd
+// through SyscallConn, which (unlike Fd) leaves the pipe non-blocking.
+func unreadBytes(f *os.File) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var ierr error
+	if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.TIOCINQ) }); err != nil {
+		return 0, err
+	}
+	return n, ierr
 }
 
 func (in *instance) setOutput(w io.Writer) {

@@ -355,6 +355,7 @@ func (p *pool) invoke(ctx context.Context, req *fgs.Invocation) (*fgs.Invocation
 		}
 		res.Body = errorBody(res.Err)
 	}
+	in.drainOutput()
 	in.setOutput(nil)
 	memMB := 0.0
 	if b, err := in.box.MemoryUsage(); err == nil {
