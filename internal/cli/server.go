@@ -182,6 +182,10 @@ func runServer(ctx context.Context, cfg config.Server, stderr interface{ Write([
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
+		// Time to read a whole request, body included (a 50 MB package at
+		// under 1 Mbit/s would not make it); invocations may then run for
+		// their own timeout, so there is no write timeout.
+		ReadTimeout: 10 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
