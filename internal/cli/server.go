@@ -185,10 +185,10 @@ func runServer(ctx context.Context, cfg config.Server, stderr interface{ Write([
 		// Time to read a whole request, body included (a 50 MB package at
 		// under 1 Mbit/s would not make it); invocations may then run for
 		// their own timeout, so there is no write timeout.
-		ReadTimeout: 10 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ReadTimeout:    10 * time.Minute,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("serving the FunctionGraph API", "url", "http://"+ln.Addr().String(), "data_dir", dir, "region", cfg.Region, "pid", os.Getpid())
 	errc := make(chan error, 1)
