@@ -24,10 +24,11 @@ import (
 // plus the fields every response shape has.
 type functionView struct {
 	*fgs.Function
-	FuncCode     funcCode `json:"func_code"`
-	DependList   []string `json:"depend_list"`
-	Dependencies []any    `json:"dependencies"`
-	LongTime     bool     `json:"long_time"`
+	FuncCode          funcCode `json:"func_code"`
+	DependList        []string `json:"depend_list"`
+	DependVersionList []string `json:"depend_version_list"` // never null
+	Dependencies      []any    `json:"dependencies"`
+	LongTime          bool     `json:"long_time"`
 }
 
 type funcCode struct {
@@ -35,12 +36,12 @@ type funcCode struct {
 	Link string `json:"link"`
 }
 
+// view wraps f for a response. It never changes f, which may be shared.
 func view(f *fgs.Function) functionView {
-	v := functionView{Function: f, DependList: []string{}, Dependencies: []any{}}
+	v := functionView{Function: f, DependList: []string{}, DependVersionList: f.DependVersionList, Dependencies: []any{}, LongTime: f.Timeout > 900}
 	if v.DependVersionList == nil {
 		v.DependVersionList = []string{}
 	}
-	v.LongTime = f.Timeout > 900
 	return v
 }
 
@@ -311,6 +312,21 @@ func setInert(w http.ResponseWriter, present map[string]bool) {
 // "latest" version exists until versions are implemented; other
 // qualifiers are not found.
 func (s *Server) lookup(r *http.Request, c *call) (fgs.URN, *fgs.Function, error) {
+	return s.lookupFor(r, c, false)
+}
+
+// sharedReader is a store that hands out a function without copying it,
+// for callers that only read it (the read and invoke paths).
+type sharedReader interface {
+	FunctionShared(ctx context.Context, k fgs.Key) (*fgs.Function, error)
+}
+
+// lookupShared is lookup for handlers that do not change the function.
+func (s *Server) lookupShared(r *http.Request, c *call) (fgs.URN, *fgs.Function, error) {
+	return s.lookupFor(r, c, true)
+}
+
+func (s *Server) lookupFor(r *http.Request, c *call, readOnly bool) (fgs.URN, *fgs.Function, error) {
 	u, err := fgs.ParseURN(r.PathValue("urn"), c.URNDef)
 	if err != nil {
 		return u, nil, err
@@ -318,7 +334,12 @@ func (s *Server) lookup(r *http.Request, c *call) (fgs.URN, *fgs.Function, error
 	if u.Project != c.Principal.Project {
 		return u, nil, fgs.Errorf(fgs.Forbidden, "FSS.0403", "the credential is not allowed to access project %q", u.Project)
 	}
-	f, err := s.Store.Function(r.Context(), u.Key())
+	var f *fgs.Function
+	if sr, ok := s.Store.(sharedReader); ok && readOnly {
+		f, err = sr.FunctionShared(r.Context(), u.Key())
+	} else {
+		f, err = s.Store.Function(r.Context(), u.Key())
+	}
 	if err != nil {
 		return u, nil, err
 	}
@@ -332,7 +353,7 @@ func (s *Server) lookup(r *http.Request, c *call) (fgs.URN, *fgs.Function, error
 }
 
 func (s *Server) showFunctionConfig(w http.ResponseWriter, r *http.Request, c *call) error {
-	_, f, err := s.lookup(r, c)
+	_, f, err := s.lookupShared(r, c)
 	if err != nil {
 		return err
 	}
@@ -376,7 +397,7 @@ func (vc *viewCache) render(f *fgs.Function) []byte {
 }
 
 func (s *Server) showFunctionCode(w http.ResponseWriter, r *http.Request, c *call) error {
-	_, f, err := s.lookup(r, c)
+	_, f, err := s.lookupShared(r, c)
 	if err != nil {
 		return err
 	}

@@ -3,10 +3,10 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/openfgs/openfgs/internal/fgs"
 )
@@ -28,7 +28,7 @@ func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request, c *call)
 	if s.Invoker == nil {
 		return fgs.Errorf(fgs.Unavailable, "FSS.0503", "this server does not run functions")
 	}
-	_, f, err := s.lookup(r, c)
+	_, f, err := s.lookupShared(r, c)
 	if err != nil {
 		return err
 	}
@@ -59,51 +59,131 @@ func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return err
 	}
+	// Header keys are written in canonical form directly: this is the
+	// invocation hot path, and Set would canonicalize each one again.
 	h := w.Header()
 	billing := (res.Duration.Microseconds() + 999) / 1000
-	h.Set("X-Cff-Request-Id", c.ID)
-	h.Set("X-Cff-Billing-Duration", strconv.FormatInt(billing, 10))
-	h.Set("X-Cff-Invoke-Summary", fmt.Sprintf(`{"duration":%.3f,"billingDuration":%d,"memorySize":%d,"memoryUsed":%.3f}`,
-		float64(res.Duration.Microseconds())/1000, billing, f.MemorySize, res.MemoryMB))
-	h.Set("X-Cff-Response-Version", version)
+	h["X-Cff-Request-Id"] = []string{c.ID}
+	h["X-Cff-Billing-Duration"] = []string{strconv.FormatInt(billing, 10)}
+	h["X-Cff-Invoke-Summary"] = []string{invokeSummary(res, billing, f.MemorySize)}
+	h["X-Cff-Response-Version"] = []string{version}
 	// openfgs extensions: which instance ran it, and whether it was started
 	// for this request.
-	h.Set("X-Openfgs-Instance-Id", res.InstanceID)
-	h.Set("X-Openfgs-Cold-Start", strconv.FormatBool(res.Cold))
+	h["X-Openfgs-Instance-Id"] = []string{res.InstanceID}
+	h["X-Openfgs-Cold-Start"] = []string{strconv.FormatBool(res.Cold)}
 	status := 200
 	if res.Error != nil {
 		status = 500
-		h.Set("X-Is-Func-Err", "true")
-		h.Set("X-Func-Err-Code", strconv.Itoa(res.Error.Code))
+		h["X-Is-Func-Err"] = []string{"true"}
+		h["X-Func-Err-Code"] = []string{strconv.Itoa(res.Error.Code)}
 	} else {
-		h.Set("X-Is-Func-Err", "false")
-		h.Set("X-Func-Err-Code", "0")
+		h["X-Is-Func-Err"] = []string{"false"}
+		h["X-Func-Err-Code"] = []string{"0"}
 	}
-	logText := ""
+	var lg []byte
 	if tail {
-		lg := res.Log
+		lg = res.Log
 		if len(lg) > tailBytes {
 			lg = lg[len(lg)-tailBytes:]
 		}
-		logText = string(lg)
-		h.Set("X-Cff-Function-Log", base64.StdEncoding.EncodeToString(lg))
+		h["X-Cff-Function-Log"] = []string{base64.StdEncoding.EncodeToString(lg)}
 	}
 	if version == "v0" {
 		ct := "text/plain; charset=utf-8"
 		if json.Valid(res.Body) {
 			ct = "application/json"
 		}
-		h.Set("Content-Type", ct)
-		h.Set("Content-Length", strconv.Itoa(len(res.Body)))
+		h["Content-Type"] = []string{ct}
+		h["Content-Length"] = []string{strconv.Itoa(len(res.Body))}
 		w.WriteHeader(http.StatusOK)
 		w.Write(res.Body)
 		return nil
 	}
-	writeJSON(w, http.StatusOK, struct {
-		RequestID string `json:"request_id"`
-		Result    string `json:"result"`
-		Log       string `json:"log"`
-		Status    int    `json:"status"`
-	}{c.ID, string(res.Body), logText, status})
+	writeRaw(w, http.StatusOK, invokeBody(c.ID, res.Body, lg, status))
 	return nil
+}
+
+// invokeSummary is X-Cff-Invoke-Summary: durations in ms, memory in MB.
+func invokeSummary(res *fgs.InvocationResult, billing int64, memorySize int32) string {
+	b := make([]byte, 0, 96)
+	b = append(b, `{"duration":`...)
+	b = strconv.AppendFloat(b, float64(res.Duration.Microseconds())/1000, 'f', 3, 64)
+	b = append(b, `,"billingDuration":`...)
+	b = strconv.AppendInt(b, billing, 10)
+	b = append(b, `,"memorySize":`...)
+	b = strconv.AppendInt(b, int64(memorySize), 10)
+	b = append(b, `,"memoryUsed":`...)
+	b = strconv.AppendFloat(b, res.MemoryMB, 'f', 3, 64)
+	b = append(b, '}')
+	return string(b)
+}
+
+// invokeBody is the v1 response: {"request_id","result","log","status"}.
+func invokeBody(id string, result, log []byte, status int) []byte {
+	b := make([]byte, 0, len(result)+len(log)+len(id)+64)
+	b = append(b, `{"request_id":`...)
+	b = appendJSONString(b, []byte(id))
+	b = append(b, `,"result":`...)
+	b = appendJSONString(b, result)
+	b = append(b, `,"log":`...)
+	b = appendJSONString(b, log)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it (HTML escaping aside): quotes, backslashes and control
+// characters, U+2028 and U+2029, and invalid UTF-8 as U+FFFD.
+func appendJSONString(dst, s []byte) []byte {
+	const hexDigits = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }

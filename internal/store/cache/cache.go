@@ -134,6 +134,21 @@ func (s *Store) Function(ctx context.Context, k fgs.Key) (*fgs.Function, error) 
 	return f, err
 }
 
+// FunctionShared is Function without the copy, for callers that only
+// read: the function returned is shared and must not be changed.
+func (s *Store) FunctionShared(ctx context.Context, k fgs.Key) (*fgs.Function, error) {
+	f, ok, gen := get(s, s.funcs, k)
+	if ok {
+		return f, nil
+	}
+	f, err := s.Store.Function(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	put(s, s.funcs, k, f, gen)
+	return f, nil
+}
+
 // The writes: pass through, then invalidate.
 
 func (s *Store) PutDomain(ctx context.Context, d fgs.Domain) error {
