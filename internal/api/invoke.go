@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/openfgs/openfgs/internal/fgs"
+	"github.com/openfgs/openfgs/internal/jsonstr"
 )
 
 // maxInvokeBody is the largest synchronous request payload (6 MB).
@@ -122,68 +122,12 @@ func invokeSummary(res *fgs.InvocationResult, billing int64, memorySize int32) s
 func invokeBody(id string, result, log []byte, status int) []byte {
 	b := make([]byte, 0, len(result)+len(log)+len(id)+64)
 	b = append(b, `{"request_id":`...)
-	b = appendJSONString(b, []byte(id))
+	b = jsonstr.Append(b, id)
 	b = append(b, `,"result":`...)
-	b = appendJSONString(b, result)
+	b = jsonstr.Append(b, result)
 	b = append(b, `,"log":`...)
-	b = appendJSONString(b, log)
+	b = jsonstr.Append(b, log)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	return append(b, '}')
-}
-
-// appendJSONString appends s as a JSON string, escaped as encoding/json
-// escapes it (HTML escaping aside): quotes, backslashes and control
-// characters, U+2028 and U+2029, and invalid UTF-8 as U+FFFD.
-func appendJSONString(dst, s []byte) []byte {
-	const hexDigits = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

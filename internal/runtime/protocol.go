@@ -61,6 +61,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/openfgs/openfgs/internal/jsonstr"
 	"io"
 	"slices"
 	"strconv"
@@ -68,7 +69,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 )
 
 // Frame kinds.
@@ -603,7 +603,7 @@ func appendFrameHeader(b []byte, n int, kind byte) []byte {
 // costs several allocations.
 func appendInvokeHeader(b []byte, rid string, deadlineMS int64, headers map[string]string) []byte {
 	b = append(b, `{"rid":`...)
-	b = appendJSONString(b, rid)
+	b = jsonstr.Append(b, rid)
 	b = append(b, `,"dl":`...)
 	b = strconv.AppendInt(b, deadlineMS, 10)
 	if len(headers) > 0 {
@@ -614,57 +614,13 @@ func appendInvokeHeader(b []byte, rid string, deadlineMS int64, headers map[stri
 				b = append(b, ',')
 			}
 			first = false
-			b = appendJSONString(b, k)
+			b = jsonstr.Append(b, k)
 			b = append(b, ':')
-			b = appendJSONString(b, v)
+			b = jsonstr.Append(b, v)
 		}
 		b = append(b, '}')
 	}
 	return append(b, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // Close tells the instance to shut down and closes the pipes; it does

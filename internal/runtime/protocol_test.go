@@ -475,41 +475,6 @@ func TestEnviron(t *testing.T) {
 	}
 }
 
-func TestAppendJSONString(t *testing.T) {
-	for _, s := range []string{"", "plain", "q\"b\\s", "\x00\x01\x1f\x7f", "\n\r\t", "\u00e9\u4e16\U0001F600", "bad\xffutf8\xc3", "\u2028\u2029", "<&>"} {
-		got := appendJSONString(nil, s)
-		var back string
-		if err := json.Unmarshal(got, &back); err != nil {
-			t.Errorf("appendJSONString(%q) = %s: %v", s, got, err)
-			continue
-		}
-		want, _ := json.Marshal(s)
-		var wantBack string
-		json.Unmarshal(want, &wantBack)
-		if back != wantBack {
-			t.Errorf("appendJSONString(%q) decodes to %q, want %q", s, back, wantBack)
-		}
-	}
-}
-
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range []string{"", "a\"b", "\xff", "\u00e9\x00"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		var back string
-		if err := json.Unmarshal(appendJSONString(nil, s), &back); err != nil {
-			t.Fatalf("appendJSONString(%q): %v", s, err)
-		}
-		var want string
-		b, _ := json.Marshal(s)
-		json.Unmarshal(b, &want)
-		if back != want {
-			t.Fatalf("appendJSONString(%q) decodes to %q, want %q", s, back, want)
-		}
-	})
-}
-
 // recorder is a frameHandler that keeps what it gets.
 type recorder struct {
 	frames int
