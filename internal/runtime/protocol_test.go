@@ -259,10 +259,10 @@ func TestFrameConn_Load(t *testing.T) {
 		f.readFrame()
 		f.send(FrameLoaded, []byte(`{"code":4201,"type":"ValueError","message":"function initialization exception: boom"}`))
 	}()
-	select {
-	case <-c.Ready():
-	case <-time.After(5 * time.Second):
-		t.Fatal("not ready")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatalf("WaitReady = %v", err)
 	}
 	if err := c.Load(context.Background(), fn); err != nil {
 		t.Fatalf("Load = %v", err)
@@ -475,50 +475,136 @@ func TestEnviron(t *testing.T) {
 	}
 }
 
-// recorder is a frameHandler that keeps what it gets.
+// recorder is a frameHandler that writes down what it gets.
 type recorder struct {
-	frames int
-	output int
+	events []string
+	out    map[uint32][]byte // output per seq, joined
+	fail   bool              // answer a second Ready with an error
+	ready  bool
 }
 
-func (r *recorder) onReady() error             { r.frames++; return nil }
-func (r *recorder) onLoaded(body []byte) error { r.frames++; return nil }
+func (r *recorder) onReady() error {
+	if r.ready && r.fail {
+		return fmt.Errorf("%w: second ready frame", ErrBroken)
+	}
+	r.ready = true
+	r.events = append(r.events, "ready")
+	return nil
+}
+func (r *recorder) onLoaded(body []byte) error {
+	r.events = append(r.events, fmt.Sprintf("loaded %q", body))
+	return nil
+}
 func (r *recorder) onOutput(seq uint32, b []byte) {
 	if len(b) > readBufferSize {
 		panic("output piece over the buffer size")
 	}
-	r.output += len(b)
+	if r.out == nil {
+		r.out = map[uint32][]byte{}
+	}
+	r.out[seq] = append(r.out[seq], b...)
 }
-func (r *recorder) onDone(seq uint32, status byte, body []byte) error { r.frames++; return nil }
+func (r *recorder) onDone(seq uint32, status byte, body []byte) error {
+	r.events = append(r.events, fmt.Sprintf("done %d %d %q", seq, status, body))
+	return nil
+}
 
-// FuzzFrames feeds arbitrary bytes from an instance to the decoder and to
-// a FrameConn: no panic, and the FrameConn dies instead of hanging.
+// parseChunks feeds data to a frameParser in reads of the given sizes
+// (cycled; 0 means as much as fits) and returns what it decoded and the
+// error it stopped with (nil at the end of data).
+func parseChunks(data []byte, sizes []int) (*recorder, error) {
+	p := newFrameParser()
+	r := &recorder{fail: true}
+	for i := 0; len(data) > 0; i++ {
+		space := p.space()
+		if len(space) == 0 {
+			panic("no space to read into")
+		}
+		n := len(space)
+		if len(sizes) > 0 && sizes[i%len(sizes)] > 0 {
+			n = min(n, sizes[i%len(sizes)])
+		}
+		n = copy(space, data[:min(n, len(data))])
+		data = data[n:]
+		p.filled(n)
+		if err := p.parse(r); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+func TestFrameParser_Pieces(t *testing.T) {
+	frame := func(kind byte, body ...byte) []byte { return append(appendFrameHeader(nil, len(body), kind), body...) }
+	big := bytes.Repeat([]byte("r"), 3<<20+17)
+	bigOut := bytes.Repeat([]byte("o"), 200<<10+3)
+	var data []byte
+	data = append(data, frame(FrameReady)...)
+	data = append(data, frame(FrameOutput, append([]byte{0, 0, 0, 0}, "import\n"...)...)...)
+	data = append(data, frame(FrameLoaded)...)
+	data = append(data, frame(FrameOutput, append([]byte{0, 0, 0, 1}, bigOut...)...)...)
+	data = append(data, frame(FrameDone, append([]byte{0, 0, 0, 1, 0}, big...)...)...)
+	data = append(data, frame(FrameDone, 0, 0, 0, 2, 1, '{', '}')...)
+	data = append(data, frame(FrameDone, 0, 0, 0, 3, 0)...)
+	want, err := parseChunks(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want.events) != 5 || len(want.out[1]) != len(bigOut) || string(want.out[0]) != "import\n" {
+		t.Fatalf("decoded %d events, output %d/%d bytes", len(want.events), len(want.out[0]), len(want.out[1]))
+	}
+	for _, sizes := range [][]int{{1}, {2, 3, 5, 7}, {4}, {5}, {6}, {100, 1}, {65536}, {65535, 1}} {
+		got, err := parseChunks(data, sizes)
+		if err != nil {
+			t.Fatalf("sizes %v: %v", sizes, err)
+		}
+		if fmt.Sprint(got.events) != fmt.Sprint(want.events) || fmt.Sprint(got.out) != fmt.Sprint(want.out) {
+			t.Fatalf("sizes %v: decoded differently", sizes)
+		}
+	}
+}
+
+// FuzzFrames feeds arbitrary bytes from an instance to the parser, whole
+// and in pieces (which must decode the same), and to a FrameConn: no
+// panic, and the FrameConn's calls fail instead of hanging.
 func FuzzFrames(f *testing.F) {
 	frame := func(kind byte, body ...byte) []byte { return append(appendFrameHeader(nil, len(body), kind), body...) }
-	f.Add(frame(FrameReady))
-	f.Add(append(frame(FrameReady), frame(FrameOutput, 0, 0, 0, 1, 'h', 'i')...))
-	f.Add(frame(FrameDone, 0, 0, 0, 1, 0, 'o', 'k'))
-	f.Add(frame(FrameDone, 0, 0, 0, 1, 1, '{', '}'))
-	f.Add(frame(FrameLoaded))
-	f.Add(append(binary.BigEndian.AppendUint32(nil, MaxFrame), FrameDone, 0, 0, 0, 1, 0))
-	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 'x'})
-	f.Add([]byte{0, 0, 0})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var r recorder
-		err := readFrames(bufio.NewReaderSize(bytes.NewReader(data), readBufferSize), &r)
-		if err == nil {
-			t.Fatal("readFrames returned nil at the end of its input")
+	f.Add(frame(FrameReady), uint8(3))
+	f.Add(append(frame(FrameReady), frame(FrameOutput, 0, 0, 0, 1, 'h', 'i')...), uint8(1))
+	f.Add(frame(FrameDone, 0, 0, 0, 1, 0, 'o', 'k'), uint8(2))
+	f.Add(frame(FrameDone, 0, 0, 0, 1, 1, '{', '}'), uint8(4))
+	f.Add(frame(FrameLoaded), uint8(0))
+	f.Add(append(binary.BigEndian.AppendUint32(nil, MaxFrame), FrameDone, 0, 0, 0, 1, 0), uint8(7))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 'x'}, uint8(1))
+	f.Add([]byte{0, 0, 0}, uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, piece uint8) {
+		whole, werr := parseChunks(data, nil)
+		pieces, perr := parseChunks(data, []int{int(piece)})
+		if (werr == nil) != (perr == nil) || fmt.Sprint(whole.events) != fmt.Sprint(pieces.events) {
+			t.Fatalf("whole: %v %v; in pieces of %d: %v %v", whole.events, werr, piece, pieces.events, perr)
 		}
 
 		c := NewFrameConn(io.Discard, bytes.NewReader(data))
+		defer c.Close()
 		c.SetOutput(io.Discard)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for i := 0; ; i++ {
+			_, err := c.Invoke(ctx, &Invocation{})
+			if err == context.DeadlineExceeded {
+				t.Fatal("Invoke hangs at the end of its input")
+			}
+			if err != nil {
+				break
+			}
+			if i > len(data) {
+				t.Fatal("Invoke keeps answering")
+			}
+		}
 		select {
 		case <-c.Dead():
-		case <-time.After(10 * time.Second):
+		default:
 			t.Fatal("FrameConn not dead after the end of its input")
-		}
-		if _, err := c.Invoke(context.Background(), &Invocation{}); err == nil {
-			t.Fatal("Invoke on a dead conn = nil error")
 		}
 	})
 }

@@ -139,12 +139,10 @@ func LaunchGeneric(t testing.TB, kind runtime.Kind) *Instance {
 	}
 	in := Attach(t, kind, Start(t, prog), nil)
 	if fc, ok := in.Conn.(*runtime.FrameConn); ok {
-		select {
-		case <-fc.Ready():
-		case <-fc.Dead():
-			t.Fatalf("generic instance died before it was ready: %v", fc.Err())
-		case <-time.After(30 * time.Second):
-			t.Fatal("generic instance not ready after 30s")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := fc.WaitReady(ctx); err != nil {
+			t.Fatalf("generic instance not ready: %v", err)
 		}
 	}
 	return in
