@@ -24,6 +24,8 @@ type fakeBox struct {
 	once     sync.Once
 	oom      bool
 	memLimit atomic.Int64
+	shares   atomic.Int64
+	memReads atomic.Int64
 }
 
 func newFakeBox() *fakeBox { return &fakeBox{done: make(chan struct{})} }
@@ -34,9 +36,13 @@ func (b *fakeBox) Stop(ctx context.Context, grace time.Duration) sandbox.Exit {
 	b.exit()
 	return b.Wait()
 }
-func (b *fakeBox) exit()                        { b.once.Do(func() { close(b.done) }) }
-func (b *fakeBox) MemoryUsage() (int64, error)  { return 10 << 20, nil }
+func (b *fakeBox) exit() { b.once.Do(func() { close(b.done) }) }
+func (b *fakeBox) MemoryUsage() (int64, error) {
+	b.memReads.Add(1)
+	return 10 << 20, nil
+}
 func (b *fakeBox) SetMemoryLimit(n int64) error { b.memLimit.Store(n); return nil }
+func (b *fakeBox) SetCPUShares(n int64) error   { b.shares.Store(n); return nil }
 func (b *fakeBox) Pid() int                     { return 1 }
 
 // fakeKind is a runtime whose instances answer with a handler function.
@@ -88,7 +94,7 @@ type harness struct {
 
 func newHarness(t *testing.T, opt Options, handler func(ctx context.Context, inv *runtime.Invocation) (runtime.Result, error)) *harness {
 	t.Helper()
-	h := &harness{kind: &fakeKind{handler: handler}}
+	h := &harness{kind: &fakeKind{handler: handler, generic: opt.Prestart > 0}}
 	code, err := fs.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -161,6 +167,69 @@ func TestExecutor_WarmReuse(t *testing.T) {
 	}
 	if got := h.e.Instances(h.f.Key(), "latest"); got["idle"] != 1 || len(got) != 1 {
 		t.Fatalf("Instances = %v, want one idle", got)
+	}
+}
+
+// A pre-started generic instance takes the function's memory limit and CPU
+// weight when it takes the function.
+func TestExecutor_GenericTakesLimits(t *testing.T) {
+	h := newHarness(t, Options{Prestart: 1}, echo)
+	h.f.MemorySize, h.f.CPU = 512, fgs.CPUFor(512)
+	// The generic instance starts in the background.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		h.mu.Lock()
+		n := len(h.boxes)
+		h.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no generic instance started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if _, err := h.invoke(t, "1"); err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	b := h.boxes[0]
+	h.mu.Unlock()
+	if got, want := b.memLimit.Load(), int64(512<<20); got != want {
+		t.Errorf("memory limit %d, want %d", got, want)
+	}
+	if got, want := b.shares.Load(), sandbox.SharesFromMillicores(int64(fgs.CPUFor(512))); got != want {
+		t.Errorf("CPU shares %d, want %d", got, want)
+	}
+}
+
+// Short invocations in a row share a memory reading; a longer one reads
+// again.
+func TestExecutor_MemoryReadings(t *testing.T) {
+	var sleep atomic.Int64
+	h := newHarness(t, Options{}, func(ctx context.Context, inv *runtime.Invocation) (runtime.Result, error) {
+		time.Sleep(time.Duration(sleep.Load()))
+		return runtime.Result{Body: []byte(`1`)}, nil
+	})
+	for i := range 5 {
+		r, err := h.invoke(t, fmt.Sprint(i))
+		if err != nil || r.MemoryMB != 10 {
+			t.Fatalf("Invoke = %+v, %v; want 10 MB used", r, err)
+		}
+	}
+	h.mu.Lock()
+	b := h.boxes[0]
+	h.mu.Unlock()
+	if n := b.memReads.Load(); n >= 5 {
+		t.Errorf("%d cgroup reads for 5 quick invocations, want fewer", n)
+	}
+	before := b.memReads.Load()
+	sleep.Store(int64(2 * memFresh))
+	if _, err := h.invoke(t, "slow"); err != nil {
+		t.Fatal(err)
+	}
+	if b.memReads.Load() != before+1 {
+		t.Errorf("a %v invocation did not read memory use afresh", 2*memFresh)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/openfgs/openfgs/internal/fgs"
 	"github.com/openfgs/openfgs/internal/logs"
 	"github.com/openfgs/openfgs/internal/runtime"
+	"github.com/openfgs/openfgs/internal/sandbox"
 )
 
 // pool holds the instances of one function version at one revision.
@@ -264,8 +265,8 @@ func (p *pool) startOnce(ctx context.Context) (*instance, error) {
 }
 
 // adopt turns a generic instance into one of p's: its code folder gets
-// the function's files, its memory limit the function's, and it loads the
-// function.
+// the function's files, its memory limit and CPU weight the function's,
+// and it loads the function.
 func (p *pool) adopt(ctx context.Context, in *instance, codeDir string) error {
 	p.e.mu.Lock()
 	in.pool = p
@@ -275,6 +276,11 @@ func (p *pool) adopt(ctx context.Context, in *instance, codeDir string) error {
 	}
 	if err := in.box.SetMemoryLimit(int64(p.fn.MemorySize) << 20); err != nil {
 		return fgs.E("executor.adopt", err)
+	}
+	if p.fn.CPU > 0 {
+		if err := in.box.SetCPUShares(sandbox.SharesFromMillicores(int64(p.fn.CPU))); err != nil {
+			return fgs.E("executor.adopt", err)
+		}
 	}
 	return p.load(ctx, in)
 }
@@ -357,10 +363,7 @@ func (p *pool) invoke(ctx context.Context, req *fgs.Invocation) (*fgs.Invocation
 	}
 	in.drainOutput()
 	in.setOutput(nil)
-	memMB := 0.0
-	if b, err := in.box.MemoryUsage(); err == nil {
-		memMB = float64(b) / (1 << 20)
-	}
+	memMB := in.memoryUsedMB(time.Since(start))
 	p.releaseSlot(in, broken)
 	r := p.finish(req, start, log, in, cold, res, memMB)
 	return r, nil

@@ -207,10 +207,7 @@ func newCgroup(l cgroupLayout, id string, lim cgroupLimits) (cg *cgroup, err err
 			}
 		}
 		if lim.cpuShares > 0 {
-			// The conversion runc and systemd use: shares [2, 262144] ->
-			// weight [1, 10000].
-			w := 1 + (lim.cpuShares-2)*9999/262142
-			if err := writeFile(cg.cpu, "cpu.weight", w); err != nil {
+			if err := cg.setCPUShares(lim.cpuShares); err != nil {
 				return nil, err
 			}
 		}
@@ -232,11 +229,21 @@ func newCgroup(l cgroupLayout, id string, lim cgroupLimits) (cg *cgroup, err err
 		return nil, err
 	}
 	if lim.cpuShares > 0 {
-		if err := writeFile(cg.cpu, "cpu.shares", lim.cpuShares); err != nil {
+		if err := cg.setCPUShares(lim.cpuShares); err != nil {
 			return nil, err
 		}
 	}
 	return cg, nil
+}
+
+// setCPUShares sets the CPU weight: cpu.shares on v1; on v2 cpu.weight,
+// converted the way runc and systemd do (shares [2, 262144] -> weight
+// [1, 10000]).
+func (cg *cgroup) setCPUShares(shares int64) error {
+	if cg.v2 {
+		return writeFile(cg.cpu, "cpu.weight", 1+(shares-2)*9999/262142)
+	}
+	return writeFile(cg.cpu, "cpu.shares", shares)
 }
 
 // enableV2Controllers turns on memory, pids and cpu for children of the

@@ -632,6 +632,24 @@ func (s *Sandbox) SetMemoryLimit(bytes int64) error {
 	return nil
 }
 
+// SetCPUShares changes the CPU weight of the running instance (for a
+// generic instance that takes a function): shares as in Spec.CPUShares.
+func (s *Sandbox) SetCPUShares(shares int64) error {
+	const op = "sandbox.SetCPUShares"
+	if shares < 2 || shares > 262144 {
+		return platformErr(op, "shares %d: want 2 to 262144", shares)
+	}
+	select {
+	case <-s.done:
+		return platformErr(op, "instance %s has exited", s.id)
+	default:
+	}
+	if err := s.cg.setCPUShares(shares); err != nil {
+		return platformErr(op, "%w", err)
+	}
+	return nil
+}
+
 // MemoryPeak returns the instance's memory high-water mark in bytes.
 func (s *Sandbox) MemoryPeak() (int64, error) {
 	select {

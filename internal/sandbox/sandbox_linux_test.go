@@ -478,6 +478,30 @@ echo done`)
 	}
 }
 
+func TestSandbox_SetCPUShares(t *testing.T) {
+	requireSupported(t)
+	s := startPiped(t, Spec{ID: newID(), Path: "/bin/sh", Args: []string{"-c", "echo ready; read x"}, CPUShares: SharesFromMillicores(300)})
+	s.until(t, "ready")
+	file, want := "cpu.shares", func(shares int64) int64 { return shares }
+	if s.cg.v2 {
+		file, want = "cpu.weight", func(shares int64) int64 { return 1 + (shares-2)*9999/262142 }
+	}
+	for _, shares := range []int64{SharesFromMillicores(300), 2048} {
+		if shares != SharesFromMillicores(300) {
+			if err := s.SetCPUShares(shares); err != nil {
+				t.Fatalf("SetCPUShares(%d) = %v", shares, err)
+			}
+		}
+		if got, err := readInt(s.cg.cpu, file); err != nil || got != want(shares) {
+			t.Errorf("%s = %d, %v; want %d", file, got, err, want(shares))
+		}
+	}
+	if err := s.SetCPUShares(1); err == nil {
+		t.Errorf("SetCPUShares(1) = nil, want an error")
+	}
+	s.stdin.Close()
+}
+
 func TestSandbox_SetMemoryLimit(t *testing.T) {
 	requireSupported(t)
 	if _, err := os.Stat(python); err != nil {

@@ -34,3 +34,4 @@ func (s *Sandbox) Wait() Exit                                         { return E
 func (s *Sandbox) Stop(ctx context.Context, grace time.Duration) Exit { return s.Wait() }
 func (s *Sandbox) MemoryUsage() (int64, error)                        { return 0, errNotLinux }
 func (s *Sandbox) MemoryPeak() (int64, error)                         { return 0, errNotLinux }
+func (s *Sandbox) SetCPUShares(shares int64) error                    { return errNotLinux }
