@@ -33,6 +33,10 @@ type Server struct {
 	Prestart       int           // pre-started generic instances per runtime; 0 = none
 	LogBudgetMB    int           // invocation logs kept per function, MB
 	DebugListen    string        // serve Go's pprof profiles here; "" = off
+	// Procs is how many cores the server's own code may run on at once
+	// (GOMAXPROCS); 0 = half the cores, at least one, leaving the rest to
+	// the functions (or GOMAXPROCS from the environment when it is set).
+	Procs int
 
 	Bootstrap Bootstrap
 }
@@ -110,7 +114,7 @@ func FromEnv(getenv func(string) string) (Server, error) {
 	num("FGS_QUOTA_CODE_SIZE", &c.QuotaCodeSizeMB)
 	dur("FGS_IDLE_TIMEOUT", &c.IdleTimeout)
 	dur("FGS_QUEUE_TIMEOUT", &c.QueueTimeout)
-	for name, dst := range map[string]*int{"FGS_MEMORY_BUDGET": &c.MemoryBudgetMB, "FGS_PRESTART": &c.Prestart, "FGS_LOG_BUDGET": &c.LogBudgetMB} {
+	for name, dst := range map[string]*int{"FGS_MEMORY_BUDGET": &c.MemoryBudgetMB, "FGS_PRESTART": &c.Prestart, "FGS_LOG_BUDGET": &c.LogBudgetMB, "FGS_PROCS": &c.Procs} {
 		n := int64(*dst)
 		num(name, &n)
 		*dst = int(n)
@@ -140,6 +144,7 @@ func (c *Server) Flags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.Prestart, "prestart", c.Prestart, "pre-started generic instances per runtime that supports them; 0 = none (FGS_PRESTART)")
 	fs.StringVar(&c.DebugListen, "debug-listen", c.DebugListen, "serve Go's runtime profiles (/debug/pprof/) on this address; keep it on loopback (FGS_DEBUG_LISTEN)")
 	fs.IntVar(&c.LogBudgetMB, "log-budget", c.LogBudgetMB, "MB of invocation logs kept per function (FGS_LOG_BUDGET)")
+	fs.IntVar(&c.Procs, "procs", c.Procs, "cores the server's own code may use at once; 0 = half the cores, leaving the rest to functions (FGS_PROCS)")
 }
 
 // Validate reports every bad value at once.
@@ -187,6 +192,9 @@ func (c *Server) Validate() error {
 	}
 	if c.Prestart < 0 || c.Prestart > 64 {
 		errs = append(errs, fmt.Errorf("prestart %d: use 0 to 64", c.Prestart))
+	}
+	if c.Procs < 0 || c.Procs > 1024 {
+		errs = append(errs, fmt.Errorf("procs %d: use 0 to 1024", c.Procs))
 	}
 	if c.LogBudgetMB < 1 {
 		errs = append(errs, fmt.Errorf("log-budget %d must be at least 1 MB", c.LogBudgetMB))

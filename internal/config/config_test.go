@@ -11,11 +11,11 @@ import (
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestFromEnv_FlagsOverride(t *testing.T) {
-	c, err := FromEnv(env(map[string]string{"FGS_LISTEN": "127.0.0.1:9000", "FGS_CLOCK_SKEW": "5m", "FGS_QUOTA_FUNCTIONS": "7"}))
+	c, err := FromEnv(env(map[string]string{"FGS_LISTEN": "127.0.0.1:9000", "FGS_CLOCK_SKEW": "5m", "FGS_QUOTA_FUNCTIONS": "7", "FGS_PROCS": "3"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:9000" || c.ClockSkew != 5*time.Minute || c.QuotaFunctions != 7 {
+	if c.Listen != "127.0.0.1:9000" || c.ClockSkew != 5*time.Minute || c.QuotaFunctions != 7 || c.Procs != 3 {
 		t.Fatalf("FromEnv = %+v", c)
 	}
 	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
@@ -55,6 +55,7 @@ func TestValidate(t *testing.T) {
 		"short sk":      func(c *Server) { c.Bootstrap.AccessKey, c.Bootstrap.SecretKey = "ABCDEFGHIJ", "short" },
 		"project":       func(c *Server) { c.Bootstrap.ProjectID = "a/b" },
 		"empty datadir": func(c *Server) { c.DataDir = " " },
+		"procs":         func(c *Server) { c.Procs = -1 },
 	} {
 		c := Default()
 		mut(&c)
