@@ -24,6 +24,7 @@ import (
 	"github.com/openfgs/openfgs/internal/executor"
 	"github.com/openfgs/openfgs/internal/fgs"
 	"github.com/openfgs/openfgs/internal/logs"
+	"github.com/openfgs/openfgs/internal/procs"
 	"github.com/openfgs/openfgs/internal/sandbox"
 	"github.com/openfgs/openfgs/internal/store/cache"
 )
@@ -41,8 +42,7 @@ func serverCmd(getenv func(string) string) *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			setProcs(cfg.Procs, getenv("GOMAXPROCS") != "")
-			return runServer(cmd.Context(), cfg, cmd.ErrOrStderr())
+			return runServer(cmd.Context(), cfg, setProcs(cfg.Procs, getenv("GOMAXPROCS") != ""), cmd.ErrOrStderr())
 		},
 	}
 	cfg.Flags(cmd.Flags())
@@ -122,23 +122,31 @@ func searchable(dir string) error {
 	}
 }
 
-// setProcs sets how many cores the server's Go code may use at once: n,
-// or by default half of what Go would use (at least one), unless the
-// GOMAXPROCS variable is set (envSet). The rest is left to the functions:
-// on a small machine the server's idle threads, woken to look for work
-// after each hand-off, otherwise take cores from the instances it is
-// waiting for (measured: a warm call at one client was 10-30% faster with
-// one server core than with two, on a 2-core VM).
-func setProcs(n int, envSet bool) {
+// setProcs sets how many cores the server's Go code may use at once: n
+// when it is set, else GOMAXPROCS when that variable is set (envSet),
+// else between one and what Go would use, following the load (see package
+// procs): it returns the Governor that does that, or nil.
+func setProcs(n int, envSet bool) *procs.Governor {
 	switch {
 	case n > 0:
 		goruntime.GOMAXPROCS(n)
-	case !envSet:
-		goruntime.GOMAXPROCS(max(1, goruntime.GOMAXPROCS(0)/2))
+		return nil
+	case envSet || goruntime.GOMAXPROCS(0) == 1:
+		return nil
 	}
+	return &procs.Governor{Max: goruntime.GOMAXPROCS(0)}
 }
 
-func runServer(ctx context.Context, cfg config.Server, stderr interface{ Write([]byte) (int, error) }) error {
+// governed brackets each request of h with g's Begin and End.
+func governed(g *procs.Governor, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.Begin()
+		defer g.End()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func runServer(ctx context.Context, cfg config.Server, gov *procs.Governor, stderr interface{ Write([]byte) (int, error) }) error {
 	logger := newLogger(cfg.LogLevel, stderr)
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -197,8 +205,17 @@ func runServer(ctx context.Context, cfg config.Server, stderr interface{ Write([
 	if err != nil {
 		return err
 	}
+	var handler http.Handler = srv
+	procsNote := fmt.Sprint(goruntime.GOMAXPROCS(0))
+	if gov != nil {
+		handler = governed(gov, srv)
+		gctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go gov.Run(gctx)
+		procsNote = fmt.Sprintf("1-%d, following the load", gov.Max)
+	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Time to read a whole request, body included (a 50 MB package at
 		// under 1 Mbit/s would not make it); invocations may then run for
@@ -208,7 +225,7 @@ func runServer(ctx context.Context, cfg config.Server, stderr interface{ Write([
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("serving the FunctionGraph API", "url", "http://"+ln.Addr().String(), "data_dir", dir, "region", cfg.Region, "pid", os.Getpid(), "procs", goruntime.GOMAXPROCS(0))
+	logger.Info("serving the FunctionGraph API", "url", "http://"+ln.Addr().String(), "data_dir", dir, "region", cfg.Region, "pid", os.Getpid(), "procs", procsNote)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

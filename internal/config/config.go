@@ -34,8 +34,8 @@ type Server struct {
 	LogBudgetMB    int           // invocation logs kept per function, MB
 	DebugListen    string        // serve Go's pprof profiles here; "" = off
 	// Procs is how many cores the server's own code may run on at once
-	// (GOMAXPROCS); 0 = half the cores, at least one, leaving the rest to
-	// the functions (or GOMAXPROCS from the environment when it is set).
+	// (GOMAXPROCS); 0 = one while requests do not overlap, all when they
+	// do (or GOMAXPROCS from the environment when it is set).
 	Procs int
 
 	Bootstrap Bootstrap
@@ -144,7 +144,7 @@ func (c *Server) Flags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.Prestart, "prestart", c.Prestart, "pre-started generic instances per runtime that supports them; 0 = none (FGS_PRESTART)")
 	fs.StringVar(&c.DebugListen, "debug-listen", c.DebugListen, "serve Go's runtime profiles (/debug/pprof/) on this address; keep it on loopback (FGS_DEBUG_LISTEN)")
 	fs.IntVar(&c.LogBudgetMB, "log-budget", c.LogBudgetMB, "MB of invocation logs kept per function (FGS_LOG_BUDGET)")
-	fs.IntVar(&c.Procs, "procs", c.Procs, "cores the server's own code may use at once; 0 = half the cores, leaving the rest to functions (FGS_PROCS)")
+	fs.IntVar(&c.Procs, "procs", c.Procs, "cores the server's own code may use at once; 0 = one while requests do not overlap, all when they do (FGS_PROCS)")
 }
 
 // Validate reports every bad value at once.
