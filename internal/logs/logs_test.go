@@ -2,8 +2,11 @@ package logs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -85,4 +88,28 @@ func TestStore_TruncatesHugeLogs(t *testing.T) {
 	if len(recs) != 1 || !recs[0].Truncated || len(recs[0].Log) != MaxLog || !strings.HasSuffix(recs[0].Log, "END") {
 		t.Fatalf("huge log kept as %d bytes, truncated=%v", len(recs[0].Log), recs[0].Truncated)
 	}
+}
+
+// appendJSON encodes what encoding/json decodes back to the same record.
+func FuzzRecordJSON(f *testing.F) {
+	f.Add("r-1", "p", "default", "f", "latest", "i-1", int64(1700000000123456789), int64(1234567), 12.5, true, 0, "hello\n", false)
+	f.Add("\"\\\x00\u2028", "", "", "", "", "", int64(0), int64(-1), 0.0, false, 4002, "\xff\xfe bad utf-8", true)
+	f.Fuzz(func(t *testing.T, id, project, pkg, fn, version, instance string, start, dur int64, mem float64, ok bool, code int, log string, trunc bool) {
+		if math.IsNaN(mem) || math.IsInf(mem, 0) {
+			mem = 0
+		}
+		r := Record{RequestID: id, Project: project, Package: pkg, Function: fn, Version: version, Instance: instance,
+			Start: time.Unix(0, start).UTC(), Duration: time.Duration(dur), MemoryMB: mem, OK: ok, ErrorCode: code, Log: log, Truncated: trunc}
+		b := r.appendJSON(nil)
+		var got Record
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		want, _ := json.Marshal(r)
+		var viaJSON Record
+		json.Unmarshal(want, &viaJSON)
+		if !reflect.DeepEqual(got, viaJSON) || !got.Start.Equal(r.Start) {
+			t.Fatalf("appendJSON decodes to %+v, encoding/json to %+v", got, viaJSON)
+		}
+	})
 }
