@@ -39,7 +39,7 @@ and prints the median and p99 latency of each and their ratio.`,
 	api.Flags().IntVar(&requests, "requests", 2000, "requests of each kind per round")
 	api.Flags().IntVar(&rounds, "rounds", 5, "rounds (kinds alternate within each)")
 	api.Flags().IntVar(&clients, "clients", 1, "concurrent clients")
-	bench.AddCommand(api, benchInvokeCmd(), floorServerCmd())
+	bench.AddCommand(api, benchInvokeCmd(), floorServerCmd(), relayServerCmd())
 	return bench
 }
 
@@ -50,7 +50,9 @@ type benchServer struct {
 	dir                  string
 }
 
-func startBenchServer(ctx context.Context, extra ...string) (*benchServer, error) {
+// startBenchServer starts `fgs server` with the flags extra and, besides
+// this process's environment and the server's credential, env.
+func startBenchServer(ctx context.Context, env []string, extra ...string) (*benchServer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -69,6 +71,7 @@ func startBenchServer(ctx context.Context, extra ...string) (*benchServer, error
 	os.Chmod(dir, 0o711) // sandboxes reach code under the data dir
 	s.cmd = exec.CommandContext(ctx, exe, append([]string{"server", "--listen", addr, "--data-dir", filepath.Join(dir, "data"), "--log-level", "warn"}, extra...)...)
 	s.cmd.Env = append(os.Environ(), "FGS_ACCESS_KEY="+s.ak, "FGS_SECRET_KEY="+s.sk, "FGS_PROJECT_ID="+s.project, "FGS_PASSWORD="+auth.GenerateSecretKey())
+	s.cmd.Env = append(s.cmd.Env, env...)
 	s.cmd.Stderr = os.Stderr
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
@@ -110,7 +113,7 @@ func benchAPI(ctx context.Context, out io.Writer, requests, rounds, clients int)
 	if requests < 1 || rounds < 1 || clients < 1 {
 		return fmt.Errorf("--requests, --rounds and --clients must be positive")
 	}
-	s, err := startBenchServer(ctx)
+	s, err := startBenchServer(ctx, nil)
 	if err != nil {
 		return err
 	}

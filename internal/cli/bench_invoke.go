@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,10 +19,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/openfgs/openfgs/internal/runtime"
-	"github.com/openfgs/openfgs/internal/runtime/node"
-	"github.com/openfgs/openfgs/internal/runtime/python"
 )
 
 // benchFunc is a no-op function of one runtime.
@@ -36,31 +32,42 @@ var benchFuncs = []benchFunc{
 }
 
 func benchInvokeCmd() *cobra.Command {
-	var requests, coldRuns int
+	var requests, coldRuns, rounds int
 	var window time.Duration
 	var debugListen string
+	var abEnv []string
 	cmd := &cobra.Command{
 		Use:   "invoke",
 		Short: "Invocation latency, throughput and cold starts of no-op Python and Node.js functions, next to their floors",
 		Long: `Starts fgs servers in their own processes (one with a pre-started generic
-instance per runtime, one without) and a bare HTTP server in its own
-process, then measures, with SDK-style signed requests:
+instance per runtime, one without) and the floor servers in their own
+processes, then measures, with SDK-style signed requests:
   cold start: the first call after create (with and without pre-started
               instances) and the first call after scale-to-zero
   warm:       p50 and p99 latency at 1 client, throughput at 1, 8, 32 clients
-and the floors, in the same run:
-  a bare loopback HTTP round trip to a server in its own process
-  a direct call into a warm runtime process over its pipes (no HTTP, no fgs)
-plus the supervisor's memory per idle instance.`,
+and the floors, the same work without fgs's layers, in the same run (the
+warm latencies of fgs and of the floors are measured in interleaved
+rounds, and each ratio is the median of the rounds' ratios):
+  bare HTTP:      a loopback HTTP round trip to a no-op server in its own
+                  process
+  direct runtime: a call into a warm runtime process over its pipes, by a
+                  plain blocking client (no HTTP, no sandbox, no fgs)
+  relay:          a bare HTTP server in its own process relaying each
+                  request to one warm runtime process by that client (no
+                  sandbox, no auth, no fgs)
+plus the CPU per request of each server process and the supervisor's
+memory per idle instance.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return benchInvoke(cmd.Context(), cmd.OutOrStdout(), requests, coldRuns, window, debugListen)
+			return benchInvoke(cmd.Context(), cmd.OutOrStdout(), requests, rounds, coldRuns, window, debugListen, abEnv)
 		},
 	}
 	cmd.Flags().IntVar(&requests, "requests", 2000, "sequential requests for the latency figures")
 	cmd.Flags().IntVar(&coldRuns, "cold", 5, "cold starts measured per kind")
+	cmd.Flags().IntVar(&rounds, "rounds", 7, "interleaved rounds the warm requests are split into")
 	cmd.Flags().DurationVar(&window, "window", 2*time.Second, "how long each throughput point runs")
 	cmd.Flags().StringVar(&debugListen, "debug-listen", "", "serve the measured server's pprof profiles on this address")
+	cmd.Flags().StringArrayVar(&abEnv, "ab-env", nil, "KEY=VALUE: also measure a second server with this environment (e.g. GOMAXPROCS=1) in the same warm rounds, and print the ratio of the two")
 	return cmd
 }
 
@@ -96,9 +103,9 @@ func floorServerCmd() *cobra.Command {
 	return cmd
 }
 
-func benchInvoke(ctx context.Context, out io.Writer, requests, coldRuns int, window time.Duration, debugListen string) error {
-	if requests < 10 || coldRuns < 1 || window <= 0 {
-		return fmt.Errorf("--requests must be at least 10, --cold at least 1, --window positive")
+func benchInvoke(ctx context.Context, out io.Writer, requests, rounds, coldRuns int, window time.Duration, debugListen string, abEnv []string) error {
+	if requests < 10 || rounds < 1 || coldRuns < 1 || window <= 0 {
+		return fmt.Errorf("--requests must be at least 10, --rounds and --cold at least 1, --window positive")
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -109,27 +116,30 @@ func benchInvoke(ctx context.Context, out io.Writer, requests, coldRuns int, win
 	if debugListen != "" {
 		args = append(args, "--debug-listen", debugListen)
 	}
-	withPool, err := startBenchServer(ctx, args...)
+	withPool, err := startBenchServer(ctx, nil, args...)
 	if err != nil {
 		return err
 	}
 	defer withPool.stop()
-	noPool, err := startBenchServer(ctx, "--prestart", "0", "--idle-timeout", "1s")
+	noPool, err := startBenchServer(ctx, nil, "--prestart", "0", "--idle-timeout", "1s")
 	if err != nil {
 		return err
 	}
 	defer noPool.stop()
-	floorCmd := exec.CommandContext(ctx, exe, "bench", "floor-server", "--listen", "127.0.0.1:0")
-	floorOut, _ := floorCmd.StdoutPipe()
-	if err := floorCmd.Start(); err != nil {
+	// The B side of an A/B comparison: a server like withPool with more
+	// environment, measured in the same rounds.
+	var serverB *benchServer
+	if len(abEnv) > 0 {
+		if serverB, err = startBenchServer(ctx, abEnv, args...); err != nil {
+			return err
+		}
+		defer serverB.stop()
+	}
+	floorCmd, floorURL, err := startFloorServer(ctx, exe, "floor-server")
+	if err != nil {
 		return err
 	}
-	defer func() { floorCmd.Process.Signal(os.Interrupt); floorCmd.Wait() }()
-	line, err := bufio.NewReader(floorOut).ReadString('\n')
-	if err != nil {
-		return fmt.Errorf("floor server: %w", err)
-	}
-	floorURL := "http://" + strings.TrimSpace(line) + "/"
+	defer stopFloorServer(floorCmd)
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
 	type row struct{ name, py, js string }
@@ -138,11 +148,12 @@ func benchInvoke(ctx context.Context, out io.Writer, requests, coldRuns int, win
 		rows = append(rows, row{name, vals["python"], vals["node"]})
 	}
 	cold1, cold2, cold3 := map[string]string{}, map[string]string{}, map[string]string{}
-	warm, tput := map[string]string{}, map[string]string{}
-	direct := map[string]string{}
-	var warmP50 = map[string]time.Duration{}
-	var directP50 = map[string]time.Duration{}
+	tput := map[string]string{}
+	warmFig := map[string]*warmFigures{}
 	var memNote string
+	floorReq, _ := http.NewRequest("POST", floorURL, nil)
+	floorBody := []byte("{}")
+	floorReq.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(floorBody)), nil }
 
 	for _, bf := range benchFuncs {
 		// Cold: first call after create, with and without the pool.
@@ -193,21 +204,24 @@ func benchInvoke(ctx context.Context, out io.Writer, requests, coldRuns int, win
 		}
 		cold3[bf.label] = fmtMS(pct(lat, 50))
 
-		// Warm latency and throughput.
+		// Warm latency, next to the floors, in interleaved rounds.
 		name = bf.label + "-warm"
 		if err := withPool.createFunction(hc, name, bf); err != nil {
 			return err
 		}
 		req := withPool.invokeRequest(name)
-		if _, _, err := load(ctx, hc, req, 1, requests/10, 0); err != nil {
-			return err
+		var reqB *http.Request
+		if serverB != nil {
+			if err := serverB.createFunction(hc, name, bf); err != nil {
+				return err
+			}
+			reqB = serverB.invokeRequest(name)
 		}
-		l, _, err := load(ctx, hc, req, 1, requests, 0)
+		w, err := warmRounds(ctx, hc, exe, bf, req, reqB, floorReq, withPool.cmd.Process.Pid, floorCmd.Process.Pid, requests, rounds)
 		if err != nil {
 			return err
 		}
-		warm[bf.label] = fmtMS(pct(l, 50)) + " / " + fmtMS(pct(l, 99))
-		warmP50[bf.label] = pct(l, 50)
+		warmFig[bf.label] = w
 		var tp []string
 		for _, c := range []int{1, 8, 32} {
 			load(ctx, hc, req, c, 0, window/4) // scale out first
@@ -222,24 +236,9 @@ func benchInvoke(ctx context.Context, out io.Writer, requests, coldRuns int, win
 			memNote = supervisorMemory(withPool.cmd.Process.Pid)
 		}
 
-		// Floor: a direct call into a warm runtime process.
-		dl, err := directRuntime(ctx, bf, requests)
-		if err != nil {
-			return fmt.Errorf("direct runtime floor: %w", err)
-		}
-		direct[bf.label] = fmtMS(pct(dl, 50)) + " / " + fmtMS(pct(dl, 99))
-		directP50[bf.label] = pct(dl, 50)
 	}
 
-	// Floor: a bare HTTP round trip to a server in its own process.
-	floorReq, _ := http.NewRequest("POST", floorURL, nil)
-	floorBody := []byte("{}")
-	floorReq.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(floorBody)), nil }
-	load(ctx, hc, floorReq, 1, requests/10, 0)
-	fl, _, err := load(ctx, hc, floorReq, 1, requests, 0)
-	if err != nil {
-		return err
-	}
+	// Floor: bare HTTP throughput.
 	var ftp []string
 	for _, c := range []int{1, 8, 32} {
 		_, rate, err := load(ctx, hc, floorReq, c, 0, window)
@@ -248,28 +247,201 @@ func benchInvoke(ctx context.Context, out io.Writer, requests, coldRuns int, win
 		}
 		ftp = append(ftp, fmt.Sprintf("%.0f", rate))
 	}
-	floorP50 := pct(fl, 50)
 
 	add("cold start, first call after create (pre-started)", cold1)
 	add("cold start, first call after create (no pool)", cold2)
 	add("cold start after scale-to-zero (pre-started)", cold3)
-	add("warm p50 / p99, 1 client", warm)
+	fig := func(f func(w *warmFigures) string) map[string]string {
+		m := map[string]string{}
+		for k, w := range warmFig {
+			m[k] = f(w)
+		}
+		return m
+	}
+	add("warm p50 / p99, 1 client", fig(func(w *warmFigures) string { return w.fgs.String() }))
 	add("throughput inv/s, 1 / 8 / 32 clients", tput)
-	add("floor: direct call into a warm runtime, p50 / p99", direct)
-	rows = append(rows, row{"floor: bare HTTP round trip, p50 / p99", fmtMS(floorP50) + " / " + fmtMS(pct(fl, 99)), "(same)"})
+	add("fgs server CPU per warm invocation, 1 client", fig(func(w *warmFigures) string { return fmtMS(w.fgs.cpu) }))
+	add("floor: bare HTTP round trip, p50 / p99", fig(func(w *warmFigures) string { return w.http.String() }))
+	add("floor: bare HTTP server CPU per request, 1 client", fig(func(w *warmFigures) string { return fmtMS(w.http.cpu) }))
+	add("floor: direct call into a warm runtime (plain blocking pipe client), p50 / p99", fig(func(w *warmFigures) string { return w.direct.String() }))
+	add("floor: bare HTTP server relaying to a warm runtime (own process), p50 / p99", fig(func(w *warmFigures) string { return w.relay.String() }))
+	add("floor: relay server CPU per request (relay process only, not its runtime), 1 client", fig(func(w *warmFigures) string { return fmtMS(w.relay.cpu) }))
 	rows = append(rows, row{"floor: bare HTTP throughput, 1 / 8 / 32 clients", strings.Join(ftp, " / "), "(same)"})
-	rows = append(rows, row{"warm p50 / bare HTTP floor p50", fmt.Sprintf("%.2fx", float64(warmP50["python"])/float64(floorP50)), fmt.Sprintf("%.2fx", float64(warmP50["node"])/float64(floorP50))})
-	rows = append(rows, row{"warm p50 / (HTTP floor + direct runtime) p50",
-		fmt.Sprintf("%.2fx", float64(warmP50["python"])/float64(floorP50+directP50["python"])),
-		fmt.Sprintf("%.2fx", float64(warmP50["node"])/float64(floorP50+directP50["node"]))})
+	add("warm p50 / bare HTTP floor p50 (median of rounds)", fig(func(w *warmFigures) string { return w.ratio(w.http) }))
+	add("warm p50 / (HTTP floor + direct runtime) p50 (median of rounds)", fig(func(w *warmFigures) string { return w.ratio(w.http, w.direct) }))
+	add("warm p50 / relay floor p50 (median of rounds)", fig(func(w *warmFigures) string { return w.ratio(w.relay) }))
+	add("relay floor p50 / (HTTP floor + direct runtime) p50 (median of rounds)", fig(func(w *warmFigures) string { return ratio(w.relay, w.http, w.direct) }))
+	if serverB != nil {
+		name := "B (" + strings.Join(abEnv, " ") + "): warm p50 / p99; A / B p50 (median of rounds)"
+		add(name, fig(func(w *warmFigures) string { return w.b.String() + "; " + w.ratio(w.b) }))
+	}
 
-	fmt.Fprintf(out, "fgs bench invoke: %d sequential requests, %d cold starts per kind (medians), %v per throughput point; servers in their own processes\n", requests, coldRuns, window)
-	fmt.Fprintf(out, "%-52s %-22s %-22s\n", "", "python (Python3.9)", "node (Node.js18.15)")
+	fmt.Fprintf(out, "fgs bench invoke: %d sequential requests per target in %d interleaved rounds, %d cold starts per kind (medians), %v per throughput point; servers in their own processes\n", requests, rounds, coldRuns, window)
+	width := 0
 	for _, r := range rows {
-		fmt.Fprintf(out, "%-52s %-22s %-22s\n", r.name, r.py, r.js)
+		width = max(width, len(r.name))
+	}
+	fmt.Fprintf(out, "%-*s %-22s %-22s\n", width, "", "python (Python3.9)", "node (Node.js18.15)")
+	for _, r := range rows {
+		fmt.Fprintf(out, "%-*s %-22s %-22s\n", width, r.name, r.py, r.js)
 	}
 	fmt.Fprintln(out, memNote)
 	return nil
+}
+
+// startFloorServer starts `fgs bench <args>`, a floor server in its own
+// process, and returns it with the URL it printed.
+func startFloorServer(ctx context.Context, exe string, args ...string) (*exec.Cmd, string, error) {
+	cmd := exec.CommandContext(ctx, exe, append([]string{"bench"}, args...)...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stopFloorServer(cmd)
+		return nil, "", fmt.Errorf("%s: %w", args[0], err)
+	}
+	return cmd, "http://" + strings.TrimSpace(line) + "/", nil
+}
+
+// stopFloorServer interrupts a floor server and waits for it.
+func stopFloorServer(cmd *exec.Cmd) {
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+}
+
+// warmFigures are the warm figures of one runtime: fgs and its floors.
+type warmFigures struct {
+	fgs, http, direct, relay *latencies
+	b                        *latencies // the B server of an A/B comparison
+}
+
+// latencies are the sequential call latencies of one target, per round,
+// and its server process's CPU per call.
+type latencies struct {
+	all    []time.Duration
+	rounds []time.Duration // p50 of each round
+	cpu    time.Duration
+}
+
+func (l *latencies) String() string {
+	return fmtMS(pct(l.all, 50)) + " / " + fmtMS(pct(l.all, 99))
+}
+
+// ratio is the median over rounds of fgs's p50 over the sum of the
+// floors' p50s in the same round, then the lowest and highest.
+func (w *warmFigures) ratio(floors ...*latencies) string { return ratio(w.fgs, floors...) }
+
+// ratio is the median over rounds of l's p50 over the sum of the floors'
+// p50s in the same round, then the lowest and highest.
+func ratio(l *latencies, floors ...*latencies) string {
+	var r []float64
+	for i, d := range l.rounds {
+		var f time.Duration
+		for _, fl := range floors {
+			f += fl.rounds[i]
+		}
+		r = append(r, float64(d)/float64(f))
+	}
+	slices.Sort(r)
+	return fmt.Sprintf("%.2fx (%.2f-%.2f)", r[len(r)/2], r[0], r[len(r)-1])
+}
+
+// warmRounds measures, at one client, n sequential calls to each of: the
+// warm fgs function (req), the bare HTTP floor (floorReq), a plain direct
+// call into a warm runtime process, and a relay server in front of one. It
+// runs them in rounds, each target in turn, so that a noisy moment of the
+// machine hits all of them rather than one.
+//
+// With reqB (an A/B comparison), the same server with other settings is one
+// more target.
+func warmRounds(ctx context.Context, hc *http.Client, exe string, bf benchFunc, req, reqB, floorReq *http.Request, fgsPid, floorPid, n, rounds int) (*warmFigures, error) {
+	direct, err := startPlainRuntime(ctx, bf)
+	if err != nil {
+		return nil, fmt.Errorf("direct runtime floor: %w", err)
+	}
+	defer direct.close()
+	relayCmd, relayURL, err := startFloorServer(ctx, exe, "relay-server", "--runtime", bf.label, "--listen", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("relay floor: %w", err)
+	}
+	defer stopFloorServer(relayCmd)
+	relayReq, _ := http.NewRequest("POST", relayURL, nil)
+	relayBody := []byte("{}\n")
+	relayReq.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(relayBody)), nil }
+
+	event := []byte("{}")
+	var seq int
+	directCalls := func(k int) ([]time.Duration, error) {
+		lat := make([]time.Duration, 0, k)
+		for range k {
+			seq++
+			t0 := time.Now()
+			if _, err := direct.invoke("r"+strconv.Itoa(seq), event); err != nil {
+				return nil, err
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		return lat, nil
+	}
+	httpCalls := func(r *http.Request) func(int) ([]time.Duration, error) {
+		return func(k int) ([]time.Duration, error) {
+			lat, _, err := load(ctx, hc, r, 1, k, 0)
+			return lat, err
+		}
+	}
+	w := &warmFigures{&latencies{}, &latencies{}, &latencies{}, &latencies{}, nil}
+	targets := []struct {
+		l    *latencies
+		pid  int // 0: measured in this process
+		call func(int) ([]time.Duration, error)
+	}{
+		{w.fgs, fgsPid, httpCalls(req)},
+		{w.http, floorPid, httpCalls(floorReq)},
+		{w.direct, 0, directCalls},
+		{w.relay, relayCmd.Process.Pid, httpCalls(relayReq)},
+	}
+	if reqB != nil {
+		w.b = &latencies{}
+		targets = append(targets, struct {
+			l    *latencies
+			pid  int
+			call func(int) ([]time.Duration, error)
+		}{w.b, 0, httpCalls(reqB)})
+	}
+	per := max(n/rounds, 10)
+	warmup := max(per/10, 50)
+	for _, t := range targets {
+		if _, err := t.call(n / 10); err != nil {
+			return nil, err
+		}
+	}
+	for range rounds {
+		for _, t := range targets {
+			if _, err := t.call(warmup); err != nil {
+				return nil, err
+			}
+			cpu0 := procCPU(t.pid)
+			lat, err := t.call(per)
+			if err != nil {
+				return nil, err
+			}
+			if t.pid != 0 {
+				t.l.cpu += procCPU(t.pid) - cpu0
+			}
+			t.l.all = append(t.l.all, lat...)
+			t.l.rounds = append(t.l.rounds, pct(lat, 50))
+		}
+	}
+	for _, t := range targets {
+		t.l.cpu /= time.Duration(max(len(t.l.all), 1))
+	}
+	return w, nil
 }
 
 func fmtMS(d time.Duration) string {
@@ -370,85 +542,6 @@ func load(ctx context.Context, hc *http.Client, req *http.Request, clients, n in
 	return lat, float64(len(lat)) / time.Since(start).Seconds(), firstErr
 }
 
-// directRuntime measures the floor of the runtime itself: a warm
-// bootstrap process started without a sandbox, called over its pipes.
-func directRuntime(ctx context.Context, bf benchFunc, n int) ([]time.Duration, error) {
-	dir, err := os.MkdirTemp("", "fgs-bench-rt-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	code := filepath.Join(dir, "code")
-	os.Mkdir(code, 0o755)
-	if err := os.WriteFile(filepath.Join(code, bf.filename), []byte(bf.code), 0o644); err != nil {
-		return nil, err
-	}
-	var kind runtime.Kind
-	if bf.label == "python" {
-		kind, err = python.New(dir)
-	} else {
-		kind, err = node.New(dir)
-	}
-	if err != nil {
-		return nil, err
-	}
-	fn := &runtime.Function{Name: "direct", Package: "default", Version: "latest", Runtime: bf.runtime, Handler: "index.handler",
-		Timeout: 30 * time.Second, MemoryMB: 128, CPU: 300, Concurrency: 1, CodeDir: code, MaxResponseBytes: 6 << 20, MaxRequestBytes: 6 << 20}
-	prog, err := kind.Program(fn)
-	if err != nil {
-		return nil, err
-	}
-	reqR, reqW, _ := os.Pipe()
-	frR, frW, _ := os.Pipe()
-	cmd := exec.CommandContext(ctx, prog.Path, prog.Args...)
-	cmd.Env, cmd.Dir = prog.Env, prog.Dir
-	cmd.ExtraFiles = []*os.File{reqR, frW}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	reqR.Close()
-	frW.Close()
-	defer func() { reqW.Close(); frR.Close(); cmd.Process.Kill(); cmd.Wait() }()
-	conn, err := kind.Attach(ctx, &directProcess{reqW, frR}, fn)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	if err := conn.Load(ctx, fn); err != nil {
-		return nil, err
-	}
-	event := []byte("{}")
-	lat := make([]time.Duration, 0, n)
-	for i := range n + n/10 {
-		inv := &runtime.Invocation{RequestID: "r" + strconv.Itoa(i), Event: event, Deadline: time.Now().Add(30 * time.Second), Log: io.Discard}
-		t0 := time.Now()
-		if _, err := conn.Invoke(ctx, inv); err != nil {
-			return nil, err
-		}
-		if i >= n/10 {
-			lat = append(lat, time.Since(t0))
-		}
-	}
-	return lat, nil
-}
-
-type directProcess struct {
-	w io.Writer
-	r io.Reader
-}
-
-func (p *directProcess) Requests() io.Writer { return p.w }
-func (p *directProcess) Frames() io.Reader   { return p.r }
-func (p *directProcess) Output() io.Reader   { return nil }
-func (p *directProcess) Dial(ctx context.Context, port int) (io.ReadWriteCloser, error) {
-	return nil, fmt.Errorf("no network")
-}
-func (p *directProcess) Listen(ctx context.Context, port int) (net.Listener, error) {
-	return nil, fmt.Errorf("no network")
-}
-func (p *directProcess) Done() <-chan struct{} { return nil }
-
 // supervisorMemory reports what the supervisor adds per idle instance:
 // the private memory of each sandbox's init process (the server's direct
 // children), next to the runtime processes' own.
@@ -481,6 +574,29 @@ func supervisorMemory(serverPid int) string {
 		return float64(s) / float64(max(len(v), 1)) / 1024
 	}
 	return fmt.Sprintf("supervisor memory per instance (private, sandbox init/reaper): %.2f MB average over %d instances; the runtime processes themselves: %.2f MB each", avg(inits), len(inits), avg(runtimes))
+}
+
+// procCPU is the CPU time (user and system) process pid has used so far,
+// in clock ticks of 10 ms.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	// After the command: state, ppid, ... utime is field 14 of the whole
+	// line and stime field 15, so 11 and 12 here.
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 func ppid(pid int) int {
