@@ -290,9 +290,12 @@ func benchInvoke(ctx context.Context, out io.Writer, requests, rounds, coldRuns 
 }
 
 // startFloorServer starts `fgs bench <args>`, a floor server in its own
-// process, and returns it with the URL it printed.
+// process with GOMAXPROCS=1, and returns it with the URL it printed.
 func startFloorServer(ctx context.Context, exe string, args ...string) (*exec.Cmd, string, error) {
 	cmd := exec.CommandContext(ctx, exe, append([]string{"bench"}, args...)...)
+	// One P, as fgs uses at one client (package procs): on a 2-core VM it
+	// made the floor servers faster too, at one client and at 32.
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
