@@ -487,3 +487,17 @@ func TestInstance_DrainOutput(t *testing.T) {
 	}
 	r.Close()
 }
+
+func TestAppendLogTime(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(2026, 11, 28, 13, 58, 8, 999999999, time.UTC),
+		time.Date(2026, 11, 28, 13, 58, 8, 0, time.FixedZone("X", 3600)),
+		time.Date(2026, 11, 28, 13, 58, 9, 1, time.UTC),
+		time.Date(2026, 11, 28, 13, 58, 9, 5, time.UTC),
+		time.Date(12026, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		if got, want := string(appendLogTime(nil, tm)), tm.UTC().Format(logTime); got != want {
+			t.Errorf("appendLogTime(%v) = %q, want %q", tm, got, want)
+		}
+	}
+}

@@ -403,10 +403,33 @@ func (b *boundedLog) bytes() []byte {
 // logTime is the platform's timestamp layout in logs.
 const logTime = "2006-01-02T15:04:05Z"
 
+// stamp is a formatted log timestamp: every invocation writes two, and
+// they change once a second.
+type stamp struct {
+	sec int64
+	s   [len(logTime)]byte
+}
+
+var lastStamp atomic.Pointer[stamp]
+
+// appendLogTime appends t in the logTime layout.
+func appendLogTime(b []byte, t time.Time) []byte {
+	sec := t.Unix()
+	if st := lastStamp.Load(); st != nil && st.sec == sec {
+		return append(b, st.s[:]...)
+	}
+	st := &stamp{sec: sec}
+	if len(t.UTC().AppendFormat(st.s[:0], logTime)) != len(st.s) { // a year past 9999
+		return t.UTC().AppendFormat(b, logTime)
+	}
+	lastStamp.Store(st)
+	return append(b, st.s[:]...)
+}
+
 // startLine writes the platform's first line of an invocation's log.
 func (b *boundedLog) startLine(t time.Time, id, version string) {
 	var buf [160]byte
-	l := t.UTC().AppendFormat(buf[:0], logTime)
+	l := appendLogTime(buf[:0], t)
 	l = append(l, " Start invoke request '"...)
 	l = append(l, id...)
 	l = append(l, "', version: "...)
@@ -418,7 +441,7 @@ func (b *boundedLog) startLine(t time.Time, id, version string) {
 // finishLine writes the platform's last line of an invocation's log.
 func (b *boundedLog) finishLine(t time.Time, id string, d time.Duration, memMB float64, billingMB int) {
 	var buf [256]byte
-	l := t.UTC().AppendFormat(buf[:0], logTime)
+	l := appendLogTime(buf[:0], t)
 	l = append(l, " Finish invoke request '"...)
 	l = append(l, id...)
 	l = append(l, "', duration: "...)

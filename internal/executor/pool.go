@@ -340,14 +340,21 @@ func (p *pool) invoke(ctx context.Context, req *fgs.Invocation) (*fgs.Invocation
 	}
 	in.setOutput(log)
 	inv := &runtime.Invocation{RequestID: req.RequestID, Event: req.Event, Deadline: start.Add(p.rf.Timeout), Headers: req.Headers, Log: log}
-	ictx, cancel := context.WithDeadline(ctx, inv.Deadline)
+	ictx, cancel := ctx, context.CancelFunc(nil)
+	_, enforces := in.conn.(runtime.DeadlineEnforcer)
+	if !enforces {
+		ictx, cancel = context.WithDeadline(ctx, inv.Deadline)
+	}
 	res, err := in.conn.Invoke(ictx, inv)
-	cancel()
+	if cancel != nil {
+		cancel()
+	}
 	broken := false
 	if err != nil {
 		broken = true
+		timedOut := ictx.Err() == context.DeadlineExceeded || enforces && err == context.DeadlineExceeded
 		switch {
-		case ictx.Err() == context.DeadlineExceeded && ctx.Err() == nil:
+		case timedOut && ctx.Err() == nil:
 			p.e.stats.Timeouts.Add(1)
 			res = runtime.Result{Err: &runtime.FuncError{Code: runtime.ErrTimeout, Type: "FunctionTimeout",
 				Message: fmt.Sprintf("call invoke timeout %ds", int(p.rf.Timeout/time.Second))}}

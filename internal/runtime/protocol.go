@@ -360,6 +360,9 @@ var pendingPool = sync.Pool{New: func() any { return &pending{done: make(chan do
 
 var _ Conn = (*FrameConn)(nil)
 
+// EnforcesDeadline says that Invoke ends a call at inv.Deadline itself.
+func (c *FrameConn) EnforcesDeadline() {}
+
 // NewFrameConn returns a Conn that writes frames to w (the instance's fd 3)
 // and reads frames from r (its fd 4). Close closes w and r when they are
 // io.Closers. An r other than an *os.File is copied through a pipe.
@@ -410,7 +413,7 @@ func (c *FrameConn) SetOutput(w io.Writer) {
 // WaitReady waits until the instance has said it is ready (its bootstrap
 // has started).
 func (c *FrameConn) WaitReady(ctx context.Context) error {
-	d, err := c.await(ctx, c.ready)
+	d, err := c.await(ctx, c.ready, time.Time{})
 	if err == nil {
 		c.ready <- d // for later calls
 	}
@@ -441,21 +444,37 @@ func (c *FrameConn) fail(err error) {
 }
 
 // await waits until ch holds a value and returns it, reading frames
-// whenever no other call does.
-func (c *FrameConn) await(ctx context.Context, ch chan done) (done, error) {
+// whenever no other call does, until ctx is done or deadline (if not
+// zero) passes: then it returns ctx.Err() or context.DeadlineExceeded.
+func (c *FrameConn) await(ctx context.Context, ch chan done, deadline time.Time) (done, error) {
+	var timeout <-chan time.Time // made only when another call reads
 	for {
 		select {
 		case d := <-ch:
 			return d, nil
 		case <-c.rtok:
-			err := c.readUntil(ctx, ch)
-			c.rtok <- struct{}{}
-			if err != nil && ctx.Err() != nil {
-				return done{}, ctx.Err()
+			if d, err, ok := c.readTurn(ctx, ch, deadline); ok {
+				return d, err
 			}
-			// Otherwise ch holds a value, or the conn is dead.
+			continue
+		default:
+		}
+		if timeout == nil && !deadline.IsZero() {
+			t := time.NewTimer(time.Until(deadline))
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case d := <-ch:
+			return d, nil
+		case <-c.rtok:
+			if d, err, ok := c.readTurn(ctx, ch, deadline); ok {
+				return d, err
+			}
 		case <-ctx.Done():
 			return done{}, ctx.Err()
+		case <-timeout:
+			return done{}, context.DeadlineExceeded
 		case <-c.dead:
 			select {
 			case d := <-ch:
@@ -467,16 +486,35 @@ func (c *FrameConn) await(ctx context.Context, ch chan done) (done, error) {
 	}
 }
 
+// readTurn is await's turn at reading, with the read token taken: it
+// reads until ch holds a value, and gives the token back. ok says that
+// await is over, with d or err.
+func (c *FrameConn) readTurn(ctx context.Context, ch chan done, deadline time.Time) (d done, err error, ok bool) {
+	err = c.readUntil(ctx, ch, deadline)
+	c.rtok <- struct{}{}
+	select {
+	case d = <-ch:
+		return d, nil, true
+	default:
+	}
+	if err != nil {
+		return done{}, err, true
+	}
+	return done{}, nil, false
+}
+
 // readUntil reads and dispatches frames until ch holds a value, ctx is
-// done or the conn fails; the caller holds the read token.
-func (c *FrameConn) readUntil(ctx context.Context, ch chan done) error {
+// done, deadline passes or the conn fails; the caller holds the read
+// token. Its reads time out at deadline (the pipe's read deadline).
+func (c *FrameConn) readUntil(ctx context.Context, ch chan done, deadline time.Time) error {
 	if ctx.Done() != nil {
 		// Wake the read when ctx ends. A wake that comes late, when
 		// another call reads, makes that call's read fail with a
-		// deadline it did not set; it clears it and reads on.
+		// deadline it did not set; it sets its own again and reads on.
 		stop := context.AfterFunc(ctx, func() { c.f.SetReadDeadline(time.Unix(1, 0)) })
 		defer stop()
 	}
+	c.f.SetReadDeadline(deadline)
 	for {
 		if err := c.parser.parse(c); err != nil {
 			c.fail(err)
@@ -498,7 +536,10 @@ func (c *FrameConn) readUntil(ctx context.Context, ch chan done) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			c.f.SetReadDeadline(time.Time{})
+			if !deadline.IsZero() && !time.Now().Before(deadline) {
+				return context.DeadlineExceeded
+			}
+			c.f.SetReadDeadline(deadline)
 			continue
 		}
 		if err == io.EOF {
@@ -562,7 +603,7 @@ func (c *FrameConn) Load(ctx context.Context, fn *Function) error {
 	}
 
 	// If ctx ends first, the Loaded frame may still come; it is dropped.
-	d, err := c.await(ctx, p.done)
+	d, err := c.await(ctx, p.done, time.Time{})
 	if err != nil {
 		return err
 	}
@@ -578,8 +619,9 @@ func (c *FrameConn) Load(ctx context.Context, fn *Function) error {
 }
 
 // Invoke runs inv on the instance. Calls may overlap; they are told apart
-// by a sequence number. Invoke returns ctx.Err() as soon as ctx is done
-// (the instance may still be running the invocation: stop it).
+// by a sequence number. Invoke returns ctx.Err() as soon as ctx is done,
+// and context.DeadlineExceeded once inv.Deadline (if set) has passed (the
+// instance may still be running the invocation: stop it).
 func (c *FrameConn) Invoke(ctx context.Context, inv *Invocation) (Result, error) {
 	if len(inv.Event) > MaxFrame-4096 {
 		fe := &FuncError{Code: ErrTooLarge, Type: "RequestBodyTooLarge",
@@ -609,7 +651,7 @@ func (c *FrameConn) Invoke(ctx context.Context, inv *Invocation) (Result, error)
 		c.abandon(seq, p)
 		return Result{}, err
 	}
-	d, err := c.await(ctx, p.done)
+	d, err := c.await(ctx, p.done, inv.Deadline)
 	if err != nil {
 		c.abandon(seq, p)
 		return Result{}, err

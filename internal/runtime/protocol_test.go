@@ -656,3 +656,40 @@ func BenchmarkFrameConn_Invoke(b *testing.B) {
 		}
 	}
 }
+
+// Invoke ends a call at inv.Deadline itself, whether it is the call
+// reading the pipe or one waiting for another to read; the conn still
+// serves afterwards.
+func TestFrameConn_Deadline(t *testing.T) {
+	c, f := newFake(t)
+	start := time.Now()
+	errc := make(chan error, 2)
+	for _, d := range []time.Duration{100 * time.Millisecond, 300 * time.Millisecond} {
+		go func() {
+			_, err := c.Invoke(context.Background(), &Invocation{Deadline: start.Add(d)})
+			if err == context.DeadlineExceeded && time.Since(start) < d {
+				err = fmt.Errorf("returned before its deadline %v", d)
+			}
+			errc <- err
+		}()
+	}
+	f.readInvoke()
+	f.readInvoke()
+	for range 2 {
+		select {
+		case err := <-errc:
+			if err != context.DeadlineExceeded {
+				t.Fatalf("Invoke = %v, want context.DeadlineExceeded", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Invoke ignores its deadline")
+		}
+	}
+	go func() {
+		seq, _, _ := f.readInvoke()
+		f.done(seq, 0, []byte("ok"))
+	}()
+	if res, err := c.Invoke(context.Background(), &Invocation{Deadline: time.Now().Add(5 * time.Second)}); err != nil || string(res.Body) != "ok" {
+		t.Fatalf("Invoke after timeouts = %q, %v", res.Body, err)
+	}
+}

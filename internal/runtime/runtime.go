@@ -136,6 +136,15 @@ const (
 	ErrOOM        = 4205 // runtime memory limit exceeded
 )
 
+// DeadlineEnforcer is a Conn whose Invoke ends a call itself when
+// inv.Deadline passes, returning context.DeadlineExceeded, so that its
+// caller need not make a context with that deadline (which costs a timer
+// and a registration with the parent on every call).
+type DeadlineEnforcer interface {
+	Conn
+	EnforcesDeadline()
+}
+
 // Kind is one runtime family.
 type Kind interface {
 	// Available says whether this node can run the runtime; the error
