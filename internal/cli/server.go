@@ -58,7 +58,7 @@ func newLogger(level string, w interface{ Write([]byte) (int, error) }) *slog.Lo
 // newExecutor sets up running functions. Sandboxes bind folders of the
 // run dir, so the data dir becomes searchable (not readable) by others;
 // its secrets are files of mode 0600.
-func newExecutor(cfg config.Server, dir string, code fgs.CodeStore, logStore *logs.Store, logger *slog.Logger) (*executor.Executor, error) {
+func newExecutor(cfg config.Server, dir string, code fgs.CodeStore, logStore *logs.Store, gov *procs.Governor, logger *slog.Logger) (*executor.Executor, error) {
 	if err := os.Chmod(dir, 0o711); err != nil {
 		return nil, err
 	}
@@ -75,6 +75,9 @@ func newExecutor(cfg config.Server, dir string, code fgs.CodeStore, logStore *lo
 		RunDir: runDir, Code: code, Logs: logStore, Kinds: kinds, Region: cfg.Region, Logger: logger,
 		IdleTimeout: cfg.IdleTimeout, QueueTimeout: cfg.QueueTimeout, MemoryBudgetMB: cfg.MemoryBudgetMB,
 		Prestart: cfg.Prestart,
+	}
+	if gov != nil {
+		opt.Work = gov
 	}
 	if opt.Prestart == 0 {
 		opt.Prestart = -1
@@ -173,7 +176,7 @@ func runServer(ctx context.Context, cfg config.Server, gov *procs.Governor, stde
 		return err
 	}
 	defer logStore.Close(context.WithoutCancel(ctx))
-	ex, err := newExecutor(cfg, dir, code, logStore, logger)
+	ex, err := newExecutor(cfg, dir, code, logStore, gov, logger)
 	if err != nil {
 		return err
 	}

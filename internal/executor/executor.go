@@ -48,6 +48,13 @@ type Options struct {
 	// Unavailable, when set, is why this node runs no functions at all
 	// (for example: no namespaces or cgroups); every Invoke fails with it.
 	Unavailable error
+	// Work, when set, is told when an instance starts or stops being
+	// started or stopped, work that may run beside an invocation (see
+	// package procs).
+	Work interface {
+		Begin()
+		End()
+	}
 }
 
 // Executor runs invocations. It is safe for concurrent use.

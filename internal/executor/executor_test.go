@@ -203,6 +203,42 @@ func TestExecutor_GenericTakesLimits(t *testing.T) {
 	}
 }
 
+// countingWork counts what Options.Work is told.
+type countingWork struct{ now, max, total atomic.Int32 }
+
+func (w *countingWork) Begin() {
+	n := w.now.Add(1)
+	w.total.Add(1)
+	if n > w.max.Load() {
+		w.max.Store(n)
+	}
+}
+func (w *countingWork) End() { w.now.Add(-1) }
+
+// Starting and stopping instances is reported as work.
+func TestExecutor_Work(t *testing.T) {
+	var w countingWork
+	h := newHarness(t, Options{Work: &w, IdleTimeout: 100 * time.Millisecond}, echo)
+	if _, err := h.invoke(t, "1"); err != nil {
+		t.Fatal(err)
+	}
+	if w.total.Load() != 1 || w.now.Load() != 0 {
+		t.Fatalf("after a cold start: %d begun, %d running; want 1, 0", w.total.Load(), w.now.Load())
+	}
+	for deadline := time.Now().Add(5 * time.Second); w.total.Load() < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle instance's stop was not reported")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for deadline := time.Now().Add(5 * time.Second); w.now.Load() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the stop never ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Short invocations in a row share a memory reading; a longer one reads
 // again.
 func TestExecutor_MemoryReadings(t *testing.T) {

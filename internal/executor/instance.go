@@ -120,6 +120,10 @@ type instanceSpec struct {
 // startInstance starts a sandbox running spec.prog and attaches its
 // runtime. It does not load the function.
 func (e *Executor) startInstance(ctx context.Context, kind runtime.Kind, spec instanceSpec) (*instance, error) {
+	if w := e.opt.Work; w != nil {
+		w.Begin()
+		defer w.End()
+	}
 	in := &instance{id: newInstanceID(), kind: kind, memMB: spec.memMB, codeDir: "", st: starting}
 	var toClose []*os.File
 	defer func() {
@@ -330,6 +334,10 @@ const (
 // gives back its budget. It runs once.
 func (in *instance) stop(e *Executor, why stopReason) {
 	in.stopOnce.Do(func() {
+		if w := e.opt.Work; w != nil {
+			w.Begin()
+			defer w.End()
+		}
 		if in.conn != nil {
 			in.conn.Close()
 		}

@@ -7,13 +7,16 @@
 // the core the function instance or the client was about to run on. On a
 // 2-core VM a warm call at one client was 10-30% faster with one P. Under
 // load the other way round holds: one P caps the server at one core, and
-// Python no-op throughput at 32 clients fell from 10-14k/s to 8-11k/s. So
-// the Governor switches between the two.
+// Python no-op throughput at 32 clients fell from 10-14k/s to 8-11k/s; and
+// a cold start, whose instance start or refill ran behind the request on
+// the one P, took 6-13 ms instead of 4-5. So the Governor switches between
+// the two.
 package procs
 
 import (
 	"context"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -27,24 +30,35 @@ const Tick = 20 * time.Millisecond
 const quietTicks = 5
 
 // Governor sets GOMAXPROCS to 1 or to Max. Begin and End bracket each
-// request; Run makes the decisions.
+// request, and each piece of background work that should not wait behind
+// one (starting or stopping an instance): a single P runs one goroutine
+// for up to 10 ms before another gets a turn. The switch to Max happens
+// at once, in the Begin that makes two; the way back waits for Run.
 type Governor struct {
 	Max int // GOMAXPROCS under load
 
 	inflight atomic.Int32
 	peak     atomic.Int32 // the most requests in flight since the last tick
-	procs    int          // what GOMAXPROCS is now; Run's
-	quiet    int          // ticks in a row without overlap; Run's
+	procs    atomic.Int32 // what GOMAXPROCS is now
+
+	mu    sync.Mutex // serializes changes
+	quiet int        // ticks in a row without overlap; Run's
 }
 
-// Begin notes that a request started.
+// Begin notes that a request (or background work) started.
 func (g *Governor) Begin() {
 	n := g.inflight.Add(1)
 	for {
 		p := g.peak.Load()
 		if n <= p || g.peak.CompareAndSwap(p, n) {
-			return
+			break
 		}
+	}
+	if n >= 2 && g.procs.Load() == 1 {
+		g.mu.Lock()
+		g.quiet = 0
+		g.set(g.Max)
+		g.mu.Unlock()
 	}
 }
 
@@ -56,8 +70,12 @@ func (g *Governor) End() { g.inflight.Add(-1) }
 func (g *Governor) Run(ctx context.Context) {
 	t := time.NewTicker(Tick)
 	defer t.Stop()
-	g.procs = runtime.GOMAXPROCS(0)
-	defer g.set(g.Max)
+	g.procs.Store(int32(runtime.GOMAXPROCS(0)))
+	defer func() {
+		g.mu.Lock()
+		g.set(g.Max)
+		g.mu.Unlock()
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -71,6 +89,8 @@ func (g *Governor) Run(ctx context.Context) {
 // step is one decision: Max if requests overlapped since the last tick,
 // 1 after quietTicks ticks in a row without.
 func (g *Governor) step() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	peak := g.peak.Swap(g.inflight.Load())
 	if peak >= 2 {
 		g.quiet = 0
@@ -82,10 +102,11 @@ func (g *Governor) step() {
 	}
 }
 
+// set sets GOMAXPROCS; g.mu is held.
 func (g *Governor) set(n int) {
 	n = max(n, 1)
-	if n != g.procs {
+	if int32(n) != g.procs.Load() {
 		runtime.GOMAXPROCS(n) // stops the world for a moment
-		g.procs = n
+		g.procs.Store(int32(n))
 	}
 }

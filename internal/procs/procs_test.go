@@ -8,7 +8,8 @@ import (
 func TestGovernor(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	runtime.GOMAXPROCS(1)
-	g := &Governor{Max: 3, procs: 1}
+	g := &Governor{Max: 3}
+	g.procs.Store(1)
 
 	// One request at a time: stays at one P.
 	for range 2 * quietTicks {
@@ -20,9 +21,12 @@ func TestGovernor(t *testing.T) {
 		t.Fatalf("GOMAXPROCS = %d after requests one at a time, want 1", n)
 	}
 
-	// Two overlap, even briefly between ticks: Max at the next tick.
+	// Two overlap: Max at once, and it stays past the next tick.
 	g.Begin()
 	g.Begin()
+	if n := runtime.GOMAXPROCS(0); n != 3 {
+		t.Fatalf("GOMAXPROCS = %d with two requests in flight, want 3", n)
+	}
 	g.End()
 	g.End()
 	g.step()
