@@ -1,7 +1,6 @@
 package executor
 
 import (
-	goruntime "runtime"
 	"sync/atomic"
 
 	"bytes"
@@ -44,7 +43,7 @@ type instance struct {
 
 	outMu      sync.Mutex
 	outLog     io.Writer   // where stray output goes: the invocation in flight
-	outCopying atomic.Bool // the pump holds bytes it has read but not yet written
+	outCopying atomic.Bool // the pump is reading, or holds bytes not yet written
 	// stdoutIsLog: the runtime's output reaches us only through stdout and
 	// stderr (no frame protocol), so an invocation's log must wait for it.
 	stdoutIsLog bool
@@ -255,21 +254,37 @@ func (e *Executor) watch(in *instance) {
 }
 
 // pumpOutput forwards what the instance writes to stdout and stderr
-// outside the frame protocol to the invocation in flight.
+// outside the frame protocol to the invocation in flight. It marks itself
+// busy (outCopying) before each read of the pipe and clears the mark once
+// what it read is written, so that drainOutput never sees an empty pipe
+// while bytes taken from it are still on their way.
 func (in *instance) pumpOutput() {
+	rc, err := in.proc.output.SyscallConn()
+	if err != nil {
+		return
+	}
 	buf := make([]byte, 8<<10)
 	for {
-		n, err := in.proc.output.Read(buf)
-		if n > 0 {
+		var n int
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
 			in.outCopying.Store(true)
+			n, rerr = unix.Read(int(fd), buf)
+			if rerr == unix.EAGAIN {
+				in.outCopying.Store(false)
+				return false // wait until the pipe is readable
+			}
+			return true
+		})
+		if n > 0 {
 			in.outMu.Lock()
 			if in.outLog != nil {
 				in.outLog.Write(buf[:n])
 			}
 			in.outMu.Unlock()
-			in.outCopying.Store(false)
 		}
-		if err != nil {
+		in.outCopying.Store(false)
+		if err != nil || rerr != nil || n <= 0 {
 			return
 		}
 	}
@@ -284,13 +299,11 @@ func (in *instance) drainOutput() {
 	}
 	deadline := time.Now().Add(20 * time.Millisecond)
 	for time.Now().Before(deadline) {
+		// The order matters: an empty pipe, then a pump that is not
+		// between a read and the write of what it read.
 		n, err := unreadBytes(in.proc.output)
 		if err != nil || n == 0 && !in.outCopying.Load() {
-			// The pump may be between its read and marking itself busy.
-			goruntime.Gosched()
-			if !in.outCopying.Load() {
-				return
-			}
+			return
 		}
 		time.Sleep(50 * time.Microsecond)
 	}
