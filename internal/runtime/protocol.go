@@ -324,7 +324,8 @@ type FrameConn struct {
 	wbuf []byte
 
 	// rtok holds the read token while no call reads f. The token guards
-	// parser and the read deadline of f.
+	// parser; its holder sets f's read deadline (a cancelled call's late
+	// wake-up may set it too, and readers tolerate that).
 	rtok   chan struct{}
 	parser *frameParser
 
