@@ -454,7 +454,7 @@ func (c *FrameConn) await(ctx context.Context, ch chan done, deadline time.Time)
 		case d := <-ch:
 			return d, nil
 		case <-c.rtok:
-			if d, err, ok := c.readTurn(ctx, ch, deadline); ok {
+			if d, ok, err := c.readTurn(ctx, ch, deadline); ok {
 				return d, err
 			}
 			continue
@@ -469,7 +469,7 @@ func (c *FrameConn) await(ctx context.Context, ch chan done, deadline time.Time)
 		case d := <-ch:
 			return d, nil
 		case <-c.rtok:
-			if d, err, ok := c.readTurn(ctx, ch, deadline); ok {
+			if d, ok, err := c.readTurn(ctx, ch, deadline); ok {
 				return d, err
 			}
 		case <-ctx.Done():
@@ -490,18 +490,18 @@ func (c *FrameConn) await(ctx context.Context, ch chan done, deadline time.Time)
 // readTurn is await's turn at reading, with the read token taken: it
 // reads until ch holds a value, and gives the token back. ok says that
 // await is over, with d or err.
-func (c *FrameConn) readTurn(ctx context.Context, ch chan done, deadline time.Time) (d done, err error, ok bool) {
+func (c *FrameConn) readTurn(ctx context.Context, ch chan done, deadline time.Time) (d done, ok bool, err error) {
 	err = c.readUntil(ctx, ch, deadline)
 	c.rtok <- struct{}{}
 	select {
 	case d = <-ch:
-		return d, nil, true
+		return d, true, nil
 	default:
 	}
 	if err != nil {
-		return done{}, err, true
+		return done{}, true, err
 	}
-	return done{}, nil, false
+	return done{}, false, nil
 }
 
 // readUntil reads and dispatches frames until ch holds a value, ctx is
