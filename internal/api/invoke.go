@@ -69,19 +69,25 @@ func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request, c *call)
 	h["X-Cff-Request-Id"] = vals[0:1:1]
 	h["X-Cff-Billing-Duration"] = vals[1:2:2]
 	h["X-Cff-Invoke-Summary"] = vals[2:3:3]
-	h["X-Cff-Response-Version"] = constValue[version]
+	h["X-Cff-Response-Version"] = hdrV1
+	if version == "v0" {
+		h["X-Cff-Response-Version"] = hdrV0
+	}
 	// openfgs extensions: which instance ran it, and whether it was started
 	// for this request.
 	h["X-Openfgs-Instance-Id"] = vals[3:4:4]
-	h["X-Openfgs-Cold-Start"] = constValue[strconv.FormatBool(res.Cold)]
+	h["X-Openfgs-Cold-Start"] = hdrFalse
+	if res.Cold {
+		h["X-Openfgs-Cold-Start"] = hdrTrue
+	}
 	status := 200
 	if res.Error != nil {
 		status = 500
-		h["X-Is-Func-Err"] = constValue["true"]
+		h["X-Is-Func-Err"] = hdrTrue
 		h["X-Func-Err-Code"] = []string{strconv.Itoa(res.Error.Code)}
 	} else {
-		h["X-Is-Func-Err"] = constValue["false"]
-		h["X-Func-Err-Code"] = constValue["0"]
+		h["X-Is-Func-Err"] = hdrFalse
+		h["X-Func-Err-Code"] = hdrZero
 	}
 	var lg []byte
 	if tail {
@@ -106,9 +112,15 @@ func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request, c *call)
 	return nil
 }
 
-// constValue holds header values that never change, to be shared by every
-// response; net/http does not modify header values.
-var constValue = map[string][]string{"v0": {"v0"}, "v1": {"v1"}, "true": {"true"}, "false": {"false"}, "0": {"0"}}
+// Header values that never change, shared by every response (net/http
+// does not modify header values).
+var (
+	hdrV0    = []string{"v0"}
+	hdrV1    = []string{"v1"}
+	hdrTrue  = []string{"true"}
+	hdrFalse = []string{"false"}
+	hdrZero  = []string{"0"}
+)
 
 // invokeSummary is X-Cff-Invoke-Summary: durations in ms, memory in MB.
 func invokeSummary(res *fgs.InvocationResult, billing int64, memorySize int32) string {

@@ -211,13 +211,15 @@ func benchInvoke(ctx context.Context, out io.Writer, requests, rounds, coldRuns 
 		}
 		req := withPool.invokeRequest(name)
 		var reqB *http.Request
+		var pidB int
 		if serverB != nil {
+			pidB = serverB.cmd.Process.Pid
 			if err := serverB.createFunction(hc, name, bf); err != nil {
 				return err
 			}
 			reqB = serverB.invokeRequest(name)
 		}
-		w, err := warmRounds(ctx, hc, exe, bf, req, reqB, floorReq, withPool.cmd.Process.Pid, floorCmd.Process.Pid, requests, rounds)
+		w, err := warmRounds(ctx, hc, exe, bf, req, reqB, floorReq, withPool.cmd.Process.Pid, pidB, floorCmd.Process.Pid, requests, rounds)
 		if err != nil {
 			return err
 		}
@@ -272,8 +274,8 @@ func benchInvoke(ctx context.Context, out io.Writer, requests, rounds, coldRuns 
 	add("warm p50 / relay floor p50 (median of rounds)", fig(func(w *warmFigures) string { return w.ratio(w.relay) }))
 	add("relay floor p50 / (HTTP floor + direct runtime) p50 (median of rounds)", fig(func(w *warmFigures) string { return ratio(w.relay, w.http, w.direct) }))
 	if serverB != nil {
-		name := "B (" + strings.Join(abEnv, " ") + "): warm p50 / p99; A / B p50 (median of rounds)"
-		add(name, fig(func(w *warmFigures) string { return w.b.String() + "; " + w.ratio(w.b) }))
+		name := "B (" + strings.Join(abEnv, " ") + "): warm p50 / p99; server CPU; A / B p50 (median of rounds)"
+		add(name, fig(func(w *warmFigures) string { return w.b.String() + "; " + fmtMS(w.b.cpu) + "; " + w.ratio(w.b) }))
 	}
 
 	fmt.Fprintf(out, "fgs bench invoke: %d sequential requests per target in %d interleaved rounds, %d cold starts per kind (medians), %v per throughput point; servers in their own processes\n", requests, rounds, coldRuns, window)
@@ -363,7 +365,7 @@ func ratio(l *latencies, floors ...*latencies) string {
 //
 // With reqB (an A/B comparison), the same server with other settings is one
 // more target.
-func warmRounds(ctx context.Context, hc *http.Client, exe string, bf benchFunc, req, reqB, floorReq *http.Request, fgsPid, floorPid, n, rounds int) (*warmFigures, error) {
+func warmRounds(ctx context.Context, hc *http.Client, exe string, bf benchFunc, req, reqB, floorReq *http.Request, fgsPid, pidB, floorPid, n, rounds int) (*warmFigures, error) {
 	direct, err := startPlainRuntime(ctx, bf)
 	if err != nil {
 		return nil, fmt.Errorf("direct runtime floor: %w", err)
@@ -399,11 +401,12 @@ func warmRounds(ctx context.Context, hc *http.Client, exe string, bf benchFunc, 
 		}
 	}
 	w := &warmFigures{&latencies{}, &latencies{}, &latencies{}, &latencies{}, nil}
-	targets := []struct {
+	type target struct {
 		l    *latencies
 		pid  int // 0: measured in this process
 		call func(int) ([]time.Duration, error)
-	}{
+	}
+	targets := []target{
 		{w.fgs, fgsPid, httpCalls(req)},
 		{w.http, floorPid, httpCalls(floorReq)},
 		{w.direct, 0, directCalls},
@@ -411,11 +414,7 @@ func warmRounds(ctx context.Context, hc *http.Client, exe string, bf benchFunc, 
 	}
 	if reqB != nil {
 		w.b = &latencies{}
-		targets = append(targets, struct {
-			l    *latencies
-			pid  int
-			call func(int) ([]time.Duration, error)
-		}{w.b, 0, httpCalls(reqB)})
+		targets = append(targets, target{w.b, pidB, httpCalls(reqB)})
 	}
 	per := max(n/rounds, 10)
 	warmup := max(per/10, 50)

@@ -64,12 +64,12 @@ const (
 	memMaxAge = 10 * time.Millisecond
 )
 
-// memoryUsedMB is the instance's memory use after an invocation that took
-// d, in MB: read from its cgroup, or a recent reading (see memFresh).
-func (in *instance) memoryUsedMB(d time.Duration) float64 {
+// memoryUsedMB is the instance's memory use after an invocation that
+// ended at now and took d, in MB: read from its cgroup, or a recent
+// reading (see memFresh).
+func (in *instance) memoryUsedMB(now time.Time, d time.Duration) float64 {
 	in.memMu.Lock()
 	defer in.memMu.Unlock()
-	now := time.Now()
 	if d < memFresh && now.Sub(in.memRead) < memMaxAge {
 		return in.usedMB
 	}

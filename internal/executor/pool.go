@@ -336,7 +336,7 @@ func (p *pool) invoke(ctx context.Context, req *fgs.Invocation) (*fgs.Invocation
 			return nil, err
 		}
 		// The function could not start: its fault, reported as its error.
-		return p.finish(req, start, log, nil, true, runtime.Result{Err: fe, Body: errorBody(fe)}, 0), nil
+		return p.finish(req, start, time.Now(), log, nil, true, runtime.Result{Err: fe, Body: errorBody(fe)}, 0), nil
 	}
 	in.setOutput(log)
 	inv := &runtime.Invocation{RequestID: req.RequestID, Event: req.Event, Deadline: start.Add(p.rf.Timeout), Headers: req.Headers, Log: log}
@@ -370,15 +370,15 @@ func (p *pool) invoke(ctx context.Context, req *fgs.Invocation) (*fgs.Invocation
 	}
 	in.drainOutput()
 	in.setOutput(nil)
-	memMB := in.memoryUsedMB(time.Since(start))
+	end := time.Now()
+	memMB := in.memoryUsedMB(end, end.Sub(start))
 	p.releaseSlot(in, broken)
-	r := p.finish(req, start, log, in, cold, res, memMB)
-	return r, nil
+	return p.finish(req, start, end, log, in, cold, res, memMB), nil
 }
 
 // finish writes the Finish line, keeps the log and builds the Response.
-func (p *pool) finish(req *fgs.Invocation, start time.Time, log *boundedLog, in *instance, cold bool, res runtime.Result, memMB float64) *fgs.InvocationResult {
-	d := time.Since(start)
+func (p *pool) finish(req *fgs.Invocation, start, end time.Time, log *boundedLog, in *instance, cold bool, res runtime.Result, memMB float64) *fgs.InvocationResult {
+	d := end.Sub(start)
 	r := &fgs.InvocationResult{Body: res.Body, Duration: d, Cold: cold}
 	if fe := res.Err; fe != nil {
 		r.Error = &fgs.FunctionError{Code: fe.Code, Type: fe.Type, Message: fe.Message}
@@ -387,7 +387,7 @@ func (p *pool) finish(req *fgs.Invocation, start time.Time, log *boundedLog, in 
 	if in != nil {
 		r.InstanceID = in.id
 	}
-	log.finishLine(time.Now(), req.RequestID, d, r.MemoryMB, int(p.fn.MemorySize))
+	log.finishLine(end, req.RequestID, d, r.MemoryMB, int(p.fn.MemorySize))
 	r.Log = log.bytes()
 	if p.e.opt.Logs != nil {
 		rec := logs.Record{RequestID: req.RequestID, Project: p.fn.Project, Package: p.fn.Package, Function: p.fn.Name,
