@@ -14,6 +14,7 @@ import (
 	"github.com/openfgs/openfgs/internal/auth"
 	codefs "github.com/openfgs/openfgs/internal/codestore/fs"
 	"github.com/openfgs/openfgs/internal/fgs"
+	"github.com/openfgs/openfgs/internal/functions"
 	"github.com/openfgs/openfgs/internal/store/cache"
 	"github.com/openfgs/openfgs/internal/store/sqlite"
 )
@@ -38,11 +39,11 @@ func newTestServer(tb testing.TB) (*Server, fgs.Credential) {
 	cred := fgs.Credential{AccessKey: "TESTAK0123456789ABCD", SecretKey: "testSecretKey0123456789abcdefghijklmnop", Project: "p1"}
 	st.PutCredential(ctx, cred)
 	cst := cache.New(st, time.Second)
+	fns := functions.New(functions.Options{Store: cst, Code: code, Limits: fgs.Limits{MaxFunctions: 400, MaxCodeBytes: 1 << 30}})
 	s := New(Options{
-		Store: cst, Code: code, Region: "cn-north-4",
+		Store: cst, Functions: fns, Region: "cn-north-4",
 		Verify: &auth.Verifier{Lookup: cst.Credential, MaxSkew: time.Hour},
 		Tokens: &auth.Tokens{Key: bytes.Repeat([]byte{7}, 32)},
-		Limits: fgs.Limits{MaxFunctions: 400, MaxCodeBytes: 1 << 30},
 	})
 	return s, cred
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/openfgs/openfgs/internal/fgs"
+	"github.com/openfgs/openfgs/internal/functions"
 )
 
 // object is a request body parsed once into its top-level fields, each
@@ -22,7 +23,7 @@ func parseObject(body []byte) (object, error) {
 		return nil, err
 	}
 	if raw == nil {
-		return nil, fgs.Errorf(fgs.Invalid, "FSS.0400", "request body must be a JSON object, not null")
+		return nil, fss(fgs.Invalid, "FSS.0400", "request body must be a JSON object, not null")
 	}
 	o := make(object, len(raw))
 	for k, v := range raw {
@@ -41,7 +42,7 @@ func (o object) has(name string) bool {
 func (o object) require(names ...string) error {
 	for _, n := range names {
 		if !o.has(n) {
-			return fgs.Errorf(fgs.Invalid, requiredCode[n], "%s is required", n)
+			return fss(fgs.Invalid, requiredCode[n], "%s is required", n)
 		}
 	}
 	return nil
@@ -66,9 +67,9 @@ func (o object) get(name string, dst any) error {
 			if typ.Field != "" {
 				field += "." + typ.Field
 			}
-			return fgs.Errorf(fgs.Invalid, "FSS.0400", "field %s must be %s, not %s", field, jsonKind(typ.Type.Kind().String()), typ.Value)
+			return fss(fgs.Invalid, "FSS.0400", "field %s must be %s, not %s", field, jsonKind(typ.Type.Kind().String()), typ.Value)
 		}
-		return fgs.Errorf(fgs.Invalid, "FSS.0400", "field %s: %v", name, err)
+		return fss(fgs.Invalid, "FSS.0400", "field %s: %v", name, err)
 	}
 	return nil
 }
@@ -92,39 +93,36 @@ func mergeConfig(dst *fgs.Config, o object) (map[string]bool, error) {
 	return present, nil
 }
 
-// codeBody is the code part of CreateFunction and UpdateFunctionCode.
-type codeBody struct {
-	DependList        []string
-	CodeType          *string
-	CodeURL           string
-	CodeFilename      string
-	FuncCode          *codeFile
-	DependVersionList []string
-	CodeEncryptKMSKey string
-}
-
-type codeFile struct {
-	File string `json:"file"`
-	Link string `json:"link"`
-}
-
-func (o object) codeBody() (codeBody, error) {
-	var b codeBody
+// code decodes the code part of CreateFunction and UpdateFunctionCode.
+func (o object) code() (functions.Code, error) {
+	var (
+		c        functions.Code
+		codeType *string
+		file     *struct {
+			File string `json:"file"`
+		}
+	)
 	for _, f := range []struct {
 		name string
 		dst  any
 	}{
-		{"depend_list", &b.DependList},
-		{"code_type", &b.CodeType},
-		{"code_url", &b.CodeURL},
-		{"code_filename", &b.CodeFilename},
-		{"func_code", &b.FuncCode},
-		{"depend_version_list", &b.DependVersionList},
-		{"code_encrypt_kms_key_id", &b.CodeEncryptKMSKey},
+		{"depend_list", &c.DependList},
+		{"code_type", &codeType},
+		{"code_url", &c.URL},
+		{"code_filename", &c.Filename},
+		{"func_code", &file},
+		{"depend_version_list", &c.DependVersionList},
+		{"code_encrypt_kms_key_id", &c.EncryptKMSKeyID},
 	} {
 		if err := o.get(f.name, f.dst); err != nil {
-			return b, err
+			return c, err
 		}
 	}
-	return b, nil
+	if codeType != nil {
+		c.Type = *codeType
+	}
+	if file != nil {
+		c.File = file.File
+	}
+	return c, nil
 }

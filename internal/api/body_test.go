@@ -43,7 +43,7 @@ func TestObject_Errors(t *testing.T) {
 			var cfg fgs.Config
 			_, err = mergeConfig(&cfg, o)
 			if err == nil {
-				_, err = o.codeBody()
+				_, err = o.code()
 			}
 		}
 		if fgs.CodeOf(err) != tc.code || !strings.HasPrefix(fgs.MessageOf(err), tc.msg) {

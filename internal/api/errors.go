@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -42,6 +43,48 @@ var kindCode = map[fgs.Kind]string{
 	fgs.Other:        "FSS.0500",
 }
 
+// reasonCode is the code of each domain Reason: the one place where the
+// layers below the API meet FSS codes.
+var reasonCode = map[fgs.Reason]string{
+	fgs.FunctionNotFound:   "FSS.1051",
+	fgs.FunctionExists:     "FSS.1061",
+	fgs.VersionNotFound:    "FSS.1052",
+	fgs.AliasNotFound:      "FSS.1053",
+	fgs.TooManyFunctions:   "FSS.1041",
+	fgs.CodeQuotaExceeded:  "FSS.1042",
+	fgs.RevisionConflict:   "FSS.0409",
+	fgs.BadURN:             "FSS.1309",
+	fgs.BadFunctionName:    "FSS.1002",
+	fgs.BadPackageName:     "FSS.1004",
+	fgs.BadCodeType:        "FSS.1006",
+	fgs.CodeMissing:        "FSS.1012",
+	fgs.BadCodeEncoding:    "FSS.1011",
+	fgs.BadCodeFilename:    "FSS.1013",
+	fgs.CodeTooLarge:       "FSS.1071",
+	fgs.InlineCodeTooLarge: "FSS.1072",
+	fgs.DependencyNotFound: "FSS.1056",
+	fgs.BadUserData:        "FSS.1009",
+	fgs.Throttled:          "FSS.0429",
+}
+
+// fss is an error the API itself finds, in the wire format, with the FSS
+// code it answers with.
+func fss(kind fgs.Kind, code, format string, args ...any) error {
+	return &fgs.Error{Kind: kind, Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// codeOf chooses the FSS code of err: the API's own code if it set one,
+// else its Reason's, else its Kind's.
+func codeOf(err error) string {
+	if code := fgs.CodeOf(err); code != "" {
+		return code
+	}
+	if code, ok := reasonCode[fgs.ReasonOf(err)]; ok {
+		return code
+	}
+	return kindCode[fgs.KindOf(err)]
+}
+
 // errorBody is the FunctionGraph error body.
 type errorBody struct {
 	Code string `json:"error_code"`
@@ -51,10 +94,7 @@ type errorBody struct {
 // writeError answers with err as an FSS error body. The client sees only
 // the error's safe message; the cause is logged with the request ID.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
-	code := fgs.CodeOf(err)
-	if code == "" {
-		code = kindCode[fgs.KindOf(err)]
-	}
+	code := codeOf(err)
 	status, ok := fssStatus[code]
 	if !ok {
 		status = 500
@@ -107,7 +147,7 @@ var contentTypeJSON = []string{"application/json"}
 // type is FSS.0400 naming the field.
 func decodeJSON(body []byte, v any) error {
 	if len(body) == 0 {
-		return fgs.Errorf(fgs.Invalid, "FSS.0406", "request body is empty; want a JSON object")
+		return fss(fgs.Invalid, "FSS.0406", "request body is empty; want a JSON object")
 	}
 	err := json.Unmarshal(body, v)
 	if err == nil {
@@ -117,11 +157,11 @@ func decodeJSON(body []byte, v any) error {
 	if errors.As(err, &typ) {
 		field := typ.Field
 		if field == "" {
-			return fgs.Errorf(fgs.Invalid, "FSS.0400", "request body must be a JSON object, not %s", typ.Value)
+			return fss(fgs.Invalid, "FSS.0400", "request body must be a JSON object, not %s", typ.Value)
 		}
-		return fgs.Errorf(fgs.Invalid, "FSS.0400", "field %s must be %s, not %s", field, jsonKind(typ.Type.Kind().String()), typ.Value)
+		return fss(fgs.Invalid, "FSS.0400", "field %s must be %s, not %s", field, jsonKind(typ.Type.Kind().String()), typ.Value)
 	}
-	return fgs.Errorf(fgs.Invalid, "FSS.0406", "request body is not valid JSON: %v", err)
+	return fss(fgs.Invalid, "FSS.0406", "request body is not valid JSON: %v", err)
 }
 
 func jsonKind(goKind string) string {

@@ -58,7 +58,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, c *call) err
 	} else {
 		dom, err = s.Store.DomainByName(ctx, u.Domain.Name)
 	}
-	denied := fgs.Errorf(fgs.Unauthorized, "FSS.0401", "the user name, password or domain is wrong")
+	denied := fss(fgs.Unauthorized, "FSS.0401", "the user name, password or domain is wrong")
 	if err != nil {
 		if fgs.Is(err, fgs.NotFound) {
 			return denied
@@ -82,7 +82,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, c *call) err
 	case sp.ID != "":
 		proj, err = s.Store.Project(ctx, sp.ID)
 		if err == nil && proj.Domain != dom.ID {
-			err = fgs.Errorf(fgs.NotFound, "FSS.0404", "no such project")
+			err = fss(fgs.NotFound, "FSS.0404", "no such project")
 		}
 	case sp.Name != "":
 		proj, err = projectByName(ctx, s.Store, dom.ID, sp.Name)
@@ -91,7 +91,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, c *call) err
 	}
 	if err != nil {
 		if fgs.Is(err, fgs.NotFound) {
-			return fgs.Errorf(fgs.Forbidden, "FSS.0403", "the user may not use project %q", trimForMsg(sp.ID+sp.Name))
+			return fss(fgs.Forbidden, "FSS.0403", "the user may not use project %q", trimForMsg(sp.ID+sp.Name))
 		}
 		return err
 	}
@@ -144,7 +144,7 @@ func projectByName(ctx context.Context, st fgs.TenantStore, domain, name string)
 			return p, nil
 		}
 	}
-	return fgs.Project{}, fgs.Errorf(fgs.NotFound, "FSS.0404", "no project named %q", trimForMsg(name))
+	return fgs.Project{}, fss(fgs.NotFound, "FSS.0404", "no project named %q", trimForMsg(name))
 }
 
 // listProjects answers the SDK's project lookup. A credential is bound to

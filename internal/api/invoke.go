@@ -26,9 +26,9 @@ const tailBytes = 4 << 10
 // the SDK hands the caller the error body and the log.
 func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request, c *call) error {
 	if s.Invoker == nil {
-		return fgs.Errorf(fgs.Unavailable, "FSS.0503", "this server does not run functions")
+		return fss(fgs.Unavailable, "FSS.0503", "this server does not run functions")
 	}
-	_, f, err := s.lookupShared(r, c)
+	f, err := s.resolve(r, c)
 	if err != nil {
 		return err
 	}

@@ -6,30 +6,29 @@ package api
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/openfgs/openfgs/internal/auth"
 	"github.com/openfgs/openfgs/internal/fgs"
+	"github.com/openfgs/openfgs/internal/functions"
 )
 
 // Options configure a Server.
 type Options struct {
-	Store  fgs.Store
-	Code   fgs.CodeStore
-	Verify *auth.Verifier
-	Tokens *auth.Tokens
+	// Store is read for tenants: projects and credentials.
+	Store fgs.Store
+	// Functions decides everything about functions.
+	Functions *functions.Service
+	Verify    *auth.Verifier
+	Tokens    *auth.Tokens
 	// Invoker runs functions; nil: the server manages functions but does
 	// not run them.
 	Invoker fgs.Invoker
 	Region  string
-	Limits  fgs.Limits
 	Logger  *slog.Logger
 	Now     func() time.Time // nil = time.Now
 }
@@ -38,7 +37,6 @@ type Options struct {
 type Server struct {
 	Options
 	mux   *http.ServeMux
-	locks digestLocks
 	views viewCache
 }
 
@@ -58,10 +56,8 @@ func New(o Options) *Server {
 // Body size limits. A code upload carries up to 50 MB of package as
 // base64 plus the JSON around it; other bodies are small.
 const (
-	maxCodeBytes   = 50 << 20
-	maxInlineBytes = 10 << 10
-	maxCodeBody    = maxCodeBytes/3*4 + 1<<20
-	maxSmallBody   = 1 << 20
+	maxCodeBody  = functions.MaxCodeBytes/3*4 + 1<<20
+	maxSmallBody = 1 << 20
 )
 
 // routes is the route table: every endpoint the server answers.
@@ -93,7 +89,7 @@ func (s *Server) routes() {
 // ServeHTTP gives every response an X-Request-Id and answers unknown
 // routes with FSS bodies.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Request-Id", newID())
+	w.Header().Set("X-Request-Id", fgs.NewID())
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -102,11 +98,11 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
 		r2.Method = m
 		if _, p := s.mux.Handler(r2); p != "/" && m != r.Method {
-			writeError(w, r, s.Logger, fgs.Errorf(fgs.Invalid, "FSS.0405", "method %s is not allowed on %s", r.Method, r.URL.Path))
+			writeError(w, r, s.Logger, fss(fgs.Invalid, "FSS.0405", "method %s is not allowed on %s", r.Method, r.URL.Path))
 			return
 		}
 	}
-	writeError(w, r, s.Logger, fgs.Errorf(fgs.NotFound, "FSS.0404", "no API at %s %s", r.Method, r.URL.Path))
+	writeError(w, r, s.Logger, fss(fgs.NotFound, "FSS.0404", "no API at %s %s", r.Method, r.URL.Path))
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
@@ -178,10 +174,10 @@ func (s *Server) prepare(r *http.Request, c *call, mode authMode, maxBody int64)
 		return nil
 	}
 	if pid := r.PathValue("project_id"); pid != p.Project {
-		return fgs.Errorf(fgs.Forbidden, "FSS.0403", "the credential is not allowed to access project %q", trimForMsg(pid))
+		return fss(fgs.Forbidden, "FSS.0403", "the credential is not allowed to access project %q", trimForMsg(pid))
 	}
 	if hp := r.Header.Get("X-Project-Id"); hp != "" && hp != p.Project {
-		return fgs.Errorf(fgs.Forbidden, "FSS.0403", "X-Project-Id %q does not match the credential's project", trimForMsg(hp))
+		return fss(fgs.Forbidden, "FSS.0403", "X-Project-Id %q does not match the credential's project", trimForMsg(hp))
 	}
 	return nil
 }
@@ -205,13 +201,13 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte)
 		// still exist.
 		if _, err := s.Store.Project(ctx, cl.Project); err != nil {
 			if fgs.Is(err, fgs.NotFound) {
-				return fgs.Principal{}, fgs.Errorf(fgs.Unauthorized, "FSS.0401", "the token's project no longer exists")
+				return fgs.Principal{}, fss(fgs.Unauthorized, "FSS.0401", "the token's project no longer exists")
 			}
 			return fgs.Principal{}, err
 		}
 		return fgs.Principal{Project: cl.Project, Domain: cl.Domain, User: cl.User}, nil
 	}
-	return fgs.Principal{}, fgs.Errorf(fgs.Unauthorized, "FSS.0401", "the request is not authenticated: sign it with an AK/SK or send X-Auth-Token")
+	return fgs.Principal{}, fss(fgs.Unauthorized, "FSS.0401", "the request is not authenticated: sign it with an AK/SK or send X-Auth-Token")
 }
 
 // readBody reads at most max bytes of r's body. A larger body is refused
@@ -238,32 +234,12 @@ func readBody(r *http.Request, max int64) ([]byte, error) {
 
 func bodyTooLarge(max int64) error {
 	if max == maxInvokeBody {
-		return fgs.Errorf(fgs.TooLarge, "FSS.1201", "the request body is larger than 6 MB, the most a synchronous invocation takes")
+		return fss(fgs.TooLarge, "FSS.1201", "the request body is larger than 6 MB, the most a synchronous invocation takes")
 	}
 	if max >= maxCodeBody {
-		return fgs.Errorf(fgs.TooLarge, "FSS.1071", "the request body is larger than %d MB: a code package may be at most 50 MB", max>>20)
+		return fss(fgs.TooLarge, "FSS.1071", "the request body is larger than %d MB: a code package may be at most 50 MB", max>>20)
 	}
-	return fgs.Errorf(fgs.TooLarge, "FSS.0413", "the request body is larger than %d bytes", max)
-}
-
-// newID returns a random UUID-shaped ID (request IDs, function IDs). IDs
-// are not secrets; math/rand/v2's generator (ChaCha8, seeded by the
-// runtime) makes them unpredictable enough and costs no system call.
-func newID() string {
-	var b [16]byte
-	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
-	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
+	return fss(fgs.TooLarge, "FSS.0413", "the request body is larger than %d bytes", max)
 }
 
 func trimForMsg(s string) string {
@@ -281,7 +257,7 @@ func queryInt(r *http.Request, name string) (int64, bool, error) {
 	}
 	n, err := strconv.ParseInt(q.Get(name), 10, 64)
 	if err != nil {
-		return 0, false, fgs.Errorf(fgs.Invalid, "FSS.1001", "query parameter %s=%q is not an integer", name, trimForMsg(q.Get(name)))
+		return 0, false, fss(fgs.Invalid, "FSS.1001", "query parameter %s=%q is not an integer", name, trimForMsg(q.Get(name)))
 	}
 	return n, true, nil
 }

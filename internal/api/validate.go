@@ -47,7 +47,7 @@ var requiredCode = map[string]string{
 }
 
 func invalid(code, format string, args ...any) error {
-	return fgs.Errorf(fgs.Invalid, code, format, args...)
+	return fss(fgs.Invalid, code, format, args...)
 }
 
 // handlerFree are runtimes whose handler is not "file.function".
@@ -173,7 +173,7 @@ func validateMounts(mc *fgs.MountConfig) error {
 		}
 	}
 	if len(mc.FuncMounts) > 5 {
-		return fgs.Errorf(fgs.Quota, "FSS.1049", "%d file systems are mounted; at most 5 are allowed", len(mc.FuncMounts))
+		return fss(fgs.Quota, "FSS.1049", "%d file systems are mounted; at most 5 are allowed", len(mc.FuncMounts))
 	}
 	for _, m := range mc.FuncMounts {
 		switch m.MountType {

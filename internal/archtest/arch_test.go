@@ -1,9 +1,11 @@
 // Package archtest checks rules of the code base's shape that the
-// compiler does not: every package says what it is for, and the API layer
-// stays apart from the layers below the domain's ports.
+// compiler does not: every package says what it is for, the API layer
+// stays apart from the layers below the domain's ports, and FSS codes are
+// chosen only at the API edge.
 package archtest
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -88,6 +90,29 @@ func TestAPIImportsOnlyPorts(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// FSS codes are the API's wire format: the layers below it say what went
+// wrong with an fgs.Kind and fgs.Reason, and internal/api chooses the
+// code. No string literal outside internal/api names an FSS code.
+func TestFSSCodesOnlyAtTheAPIEdge(t *testing.T) {
+	for dir, files := range packages(t) {
+		if strings.HasPrefix(filepath.ToSlash(dir), "internal/api") {
+			continue
+		}
+		for _, f := range files {
+			af, err := parser.ParseFile(token.NewFileSet(), f, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(af, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING && strings.Contains(lit.Value, "FSS.") {
+					t.Errorf("%s: string %s names an FSS code; return a Kind and Reason and map it in internal/api", f, lit.Value)
+				}
+				return true
+			})
 		}
 	}
 }

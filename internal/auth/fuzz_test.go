@@ -13,7 +13,7 @@ import (
 
 // FuzzVerify feeds hostile Authorization headers, dates, paths, queries
 // and bodies to Verify. It must never panic, and every rejection must be
-// an Unauthorized FSS.0401 error.
+// an Unauthorized error.
 func FuzzVerify(f *testing.F) {
 	f.Add(goldenAuth, goldenDate, "POST", goldenPath, "", "", []byte(goldenBody))
 	f.Add(goldenAuth, goldenDate, "GET", "/", "a=1&b", "tok", []byte(nil))
@@ -60,8 +60,8 @@ func FuzzVerify(f *testing.F) {
 			r.Header["X-Security-Token"] = []string{token}
 		}
 		_, err := v.Verify(context.Background(), r, body)
-		if err != nil && (!fgs.Is(err, fgs.Unauthorized) || fgs.CodeOf(err) != "FSS.0401" || fgs.MessageOf(err) == "") {
-			t.Errorf("Verify(%q) = %v, want Unauthorized FSS.0401 with a message", auth, err)
+		if err != nil && (!fgs.Is(err, fgs.Unauthorized) || fgs.MessageOf(err) == "") {
+			t.Errorf("Verify(%q) = %v, want Unauthorized with a message", auth, err)
 		}
 	})
 }

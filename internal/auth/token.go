@@ -111,7 +111,7 @@ func (t *Tokens) Issue(c Claims) (string, Claims, error) {
 }
 
 func badToken(msg string) error {
-	return &fgs.Error{Op: "auth.Tokens.Verify", Kind: fgs.Unauthorized, Code: "FSS.0401", Msg: msg}
+	return &fgs.Error{Op: "auth.Tokens.Verify", Kind: fgs.Unauthorized, Msg: msg}
 }
 
 // Verify checks token's MAC and expiry and returns its claims. A bad,

@@ -94,7 +94,7 @@ func (v *Verifier) now() time.Time {
 
 // reject is a verification failure as the client should see it.
 func reject(msg string) error {
-	return &fgs.Error{Op: "auth.Verify", Kind: fgs.Unauthorized, Code: "FSS.0401", Msg: msg}
+	return &fgs.Error{Op: "auth.Verify", Kind: fgs.Unauthorized, Msg: msg}
 }
 
 // authorization is a parsed Authorization header. All strings point into
@@ -284,7 +284,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (fg
 	cred, err := v.Lookup(ctx, a.ak)
 	if err != nil {
 		if fgs.Is(err, fgs.NotFound) {
-			return none, fgs.E("auth.Verify", fgs.Unauthorized, fgs.Code("FSS.0401"), fgs.Msg("unknown access key"), err)
+			return none, fgs.E("auth.Verify", fgs.Unauthorized, fgs.Msg("unknown access key"), err)
 		}
 		return none, fgs.E("auth.Verify", err)
 	}

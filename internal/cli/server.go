@@ -23,6 +23,7 @@ import (
 	"github.com/openfgs/openfgs/internal/config"
 	"github.com/openfgs/openfgs/internal/executor"
 	"github.com/openfgs/openfgs/internal/fgs"
+	"github.com/openfgs/openfgs/internal/functions"
 	"github.com/openfgs/openfgs/internal/logs"
 	"github.com/openfgs/openfgs/internal/procs"
 	"github.com/openfgs/openfgs/internal/sandbox"
@@ -182,15 +183,21 @@ func runServer(ctx context.Context, cfg config.Server, gov *procs.Governor, stde
 	}
 	defer ex.Close(context.WithoutCancel(ctx))
 	cached := cache.New(st, cache.DefaultTTL)
-	srv := api.New(api.Options{
+	fns := functions.New(functions.Options{
 		Store:   cached,
-		Invoker: ex,
 		Code:    code,
-		Verify:  &auth.Verifier{Lookup: cached.Credential, MaxSkew: cfg.ClockSkew},
-		Tokens:  &auth.Tokens{Key: key, TTL: 24 * time.Hour},
-		Region:  cfg.Region,
+		Invoker: ex,
 		Limits:  fgs.Limits{MaxFunctions: cfg.QuotaFunctions, MaxCodeBytes: cfg.QuotaCodeSizeMB << 20},
 		Logger:  logger,
+	})
+	srv := api.New(api.Options{
+		Store:     cached,
+		Functions: fns,
+		Invoker:   ex,
+		Verify:    &auth.Verifier{Lookup: cached.Credential, MaxSkew: cfg.ClockSkew},
+		Tokens:    &auth.Tokens{Key: key, TTL: 24 * time.Hour},
+		Region:    cfg.Region,
+		Logger:    logger,
 	})
 	if cfg.DebugListen != "" {
 		mux := http.NewServeMux()

@@ -47,7 +47,7 @@ func BenchmarkInvoke_PythonSandboxed(b *testing.B) {
 	}
 	defer e.Close(ctx)
 	f := &fgs.Function{Project: "p", Package: "default", Name: "f", Version: "latest", Digest: digest, CodeType: "inline", CodeFilename: "index.py",
-		LastModified: time.Unix(1, 0), Config: fgs.Config{Runtime: "Python3.9", Handler: "index.handler", Timeout: 30, MemorySize: 128,
+		LastModified: time.Unix(1, 0), Revision: 1, Config: fgs.Config{Runtime: "Python3.9", Handler: "index.handler", Timeout: 30, MemorySize: 128,
 			StrategyConfig: fgs.StrategyConfig{Concurrency: 10, ConcurrentNum: 1}}}
 	inv := &fgs.Invocation{Function: f, RequestID: "r", Event: []byte("{}")}
 	for range 100 {

@@ -105,7 +105,7 @@ func (c *codeCache) sweep(cutoff time.Time) {
 // needed. Concurrent calls for the same package unpack it once.
 func (c *codeCache) Dir(ctx context.Context, f *fgs.Function) (string, error) {
 	if f.Digest == "" {
-		return "", fgs.Errorf(fgs.Invalid, "FSS.1012", "function %s has no code", f.Name)
+		return "", fgs.Errorf(fgs.Invalid, fgs.CodeMissing, "function %s has no code", f.Name)
 	}
 	final := filepath.Join(c.dir, f.Digest)
 	c.mu.Lock()
@@ -190,7 +190,7 @@ func (c *codeCache) unpack(ctx context.Context, f *fgs.Function, final string) e
 // escape it, links, and archives that unpack past the limits.
 func unzipTo(dir string, data []byte, execName map[string]bool) error {
 	bad := func(format string, args ...any) error {
-		return fgs.Errorf(fgs.Invalid, "FSS.1011", "the code package cannot be unpacked: "+format, args...)
+		return fgs.Errorf(fgs.Invalid, fgs.BadCodeEncoding, "the code package cannot be unpacked: "+format, args...)
 	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {

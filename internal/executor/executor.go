@@ -163,17 +163,17 @@ func (e *Executor) Runtimes() []string {
 func (e *Executor) Invoke(ctx context.Context, req *fgs.Invocation) (*fgs.InvocationResult, error) {
 	f := req.Function
 	if e.opt.Unavailable != nil {
-		return nil, fgs.Errorf(fgs.Unavailable, "FSS.0503", "%v", e.opt.Unavailable)
+		return nil, fgs.Errorf(fgs.Unavailable, fgs.NoReason, "%v", e.opt.Unavailable)
 	}
 	kind := e.opt.Kinds[f.Runtime]
 	if kind == nil {
 		return nil, e.unavailable(f.Runtime)
 	}
 	if err := kind.Available(f.Runtime); err != nil {
-		return nil, fgs.Errorf(fgs.Unavailable, "FSS.0503", "runtime %s is not available on this node: %v", f.Runtime, err)
+		return nil, fgs.Errorf(fgs.Unavailable, fgs.NoReason, "runtime %s is not available on this node: %v", f.Runtime, err)
 	}
 	if f.StrategyConfig.Concurrency == 0 {
-		return nil, fgs.Errorf(fgs.Forbidden, "FSS.0403", "function %s is disabled: its maximum instances is 0", f.Name)
+		return nil, fgs.Errorf(fgs.Forbidden, fgs.NoReason, "function %s is disabled: its maximum instances is 0", f.Name)
 	}
 	e.stats.Invocations.Add(1)
 	p, err := e.poolFor(f, kind)
@@ -200,7 +200,7 @@ func (e *Executor) unavailable(rt string) error {
 	default:
 		what = "support for it"
 	}
-	return fgs.Errorf(fgs.Unavailable, "FSS.0503", "runtime %s is not available on this node: it needs %s. This node runs: %s", rt, what, strings.Join(e.Runtimes(), ", "))
+	return fgs.Errorf(fgs.Unavailable, fgs.NoReason, "runtime %s is not available on this node: it needs %s. This node runs: %s", rt, what, strings.Join(e.Runtimes(), ", "))
 }
 
 // poolKey identifies a pool: a function version at one revision of its
@@ -210,23 +210,6 @@ type poolKey struct {
 	Version string
 }
 
-// revision identifies one state of a function's code and configuration:
-// every change moves LastModified, a new package changes the digest, and
-// a re-created function has a new Seq.
-type revision struct {
-	digest   string
-	modified time.Time
-	seq      int64
-}
-
-func revisionOf(f *fgs.Function) revision {
-	return revision{f.Digest, f.LastModified, f.Seq}
-}
-
-func (r revision) is(f *fgs.Function) bool {
-	return r.digest == f.Digest && r.modified.Equal(f.LastModified) && r.seq == f.Seq
-}
-
 // poolFor returns the pool of f's current revision, retiring the pool of
 // an older one.
 func (e *Executor) poolFor(f *fgs.Function, kind runtime.Kind) (*pool, error) {
@@ -234,15 +217,13 @@ func (e *Executor) poolFor(f *fgs.Function, kind runtime.Kind) (*pool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return nil, fgs.Errorf(fgs.Unavailable, "FSS.0503", "the node is shutting down")
+		return nil, fgs.Errorf(fgs.Unavailable, fgs.NoReason, "the node is shutting down")
 	}
 	if p := e.pools[k]; p != nil {
-		if p.rev.is(f) {
-			return p, nil
-		}
-		if f.LastModified.Before(p.rev.modified) {
-			// f is older than what the pool runs (a read that raced an
-			// update): keep the newer pool.
+		if f.Revision <= p.rev {
+			// The pool runs f, or a later state of it than f (a read
+			// that raced an update): keep it. Revisions come from one
+			// store counter, so a re-created function is later too.
 			return p, nil
 		}
 		p.retire()
@@ -279,12 +260,12 @@ func (e *Executor) runtimeFunction(f *fgs.Function) (*runtime.Function, error) {
 	}
 	if f.UserData != "" {
 		if err := json.Unmarshal([]byte(f.UserData), &rf.UserData); err != nil {
-			return nil, fgs.Errorf(fgs.Invalid, "FSS.1009", "user_data is not a JSON object of strings")
+			return nil, fgs.Errorf(fgs.Invalid, fgs.BadUserData, "user_data is not a JSON object of strings")
 		}
 	}
 	if f.EncryptedUserData != "" {
 		if err := json.Unmarshal([]byte(f.EncryptedUserData), &rf.EncryptedUserData); err != nil {
-			return nil, fgs.Errorf(fgs.Invalid, "FSS.1009", "encrypted_user_data is not a JSON object of strings")
+			return nil, fgs.Errorf(fgs.Invalid, fgs.BadUserData, "encrypted_user_data is not a JSON object of strings")
 		}
 	}
 	if n := f.StrategyConfig.ConcurrentNum; n > 1 && concurrentRuntime(f.Runtime) {

@@ -126,7 +126,7 @@ func newHarness(t *testing.T, opt Options, handler func(ctx context.Context, inv
 	}
 	t.Cleanup(func() { h.e.Close(context.Background()) })
 	h.f = &fgs.Function{Project: "p", Package: "default", Name: "f", Version: "latest", Digest: digest,
-		CodeType: "inline", CodeFilename: "index.py", LastModified: time.Unix(1, 0),
+		CodeType: "inline", CodeFilename: "index.py", LastModified: time.Unix(1, 0), Revision: 1,
 		Config: fgs.Config{Runtime: "Python3.9", Handler: "index.handler", Timeout: 3, MemorySize: 128,
 			StrategyConfig: fgs.StrategyConfig{Concurrency: 400, ConcurrentNum: 1}}}
 	return h
@@ -294,8 +294,8 @@ func TestExecutor_ScaleOutAndThrottle(t *testing.T) {
 	}
 	waitFor(t, func() bool { return h.e.Instances(h.f.Key(), "latest")["busy"] == 3 })
 	_, err := h.invoke(t, "4")
-	if fgs.CodeOf(err) != "FSS.0429" {
-		t.Fatalf("Invoke past the maximum = %v, want FSS.0429", err)
+	if fgs.ReasonOf(err) != fgs.Throttled {
+		t.Fatalf("Invoke past the maximum = %v, want Throttled", err)
 	}
 	if h.e.Stats().Throttled.Load() != 1 {
 		t.Fatalf("Throttled = %d, want 1", h.e.Stats().Throttled.Load())
@@ -337,8 +337,8 @@ func TestExecutor_QueueThenRun(t *testing.T) {
 func TestExecutor_Disabled(t *testing.T) {
 	h := newHarness(t, Options{}, echo)
 	h.f.StrategyConfig.Concurrency = 0
-	if _, err := h.invoke(t, "1"); fgs.CodeOf(err) != "FSS.0403" {
-		t.Fatalf("Invoke(disabled) = %v, want FSS.0403", err)
+	if _, err := h.invoke(t, "1"); !fgs.Is(err, fgs.Forbidden) {
+		t.Fatalf("Invoke(disabled) = %v, want Forbidden", err)
 	}
 }
 
@@ -403,7 +403,7 @@ func TestExecutor_InitFailure(t *testing.T) {
 func TestExecutor_NewRevisionRetiresOld(t *testing.T) {
 	h := newHarness(t, Options{}, echo)
 	r1, _ := h.invoke(t, "1")
-	h.f.LastModified = time.Unix(2, 0)
+	h.f.Revision = 2
 	r2, err := h.invoke(t, "2")
 	if err != nil || !r2.Cold || r2.InstanceID == r1.InstanceID {
 		t.Fatalf("Invoke after update = %+v, %v; want a new instance", r2, err)
@@ -460,8 +460,8 @@ func TestExecutor_MemoryBudget(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := invokeG(`"block"`); done <- err }()
 	waitFor(t, func() bool { return h.e.Instances(g.Key(), "latest")["busy"] == 1 })
-	if _, err := h.invoke(t, "2"); fgs.CodeOf(err) != "FSS.0429" {
-		t.Fatalf("Invoke(f) with the budget used = %v, want FSS.0429", err)
+	if _, err := h.invoke(t, "2"); fgs.ReasonOf(err) != fgs.Throttled {
+		t.Fatalf("Invoke(f) with the budget used = %v, want Throttled", err)
 	}
 	close(release)
 	if err := <-done; err != nil {

@@ -19,7 +19,7 @@ import (
 type pool struct {
 	e    *Executor
 	key  poolKey
-	rev  revision // of fn when the pool was made
+	rev  int64 // the store revision of fn
 	fn   *fgs.Function
 	rf   *runtime.Function
 	kind runtime.Kind
@@ -36,7 +36,7 @@ type pool struct {
 }
 
 func newPool(e *Executor, k poolKey, f *fgs.Function, rf *runtime.Function, kind runtime.Kind) *pool {
-	p := &pool{e: e, key: k, rev: revisionOf(f), fn: f.Clone(), rf: rf, kind: kind, perInstance: rf.Concurrency,
+	p := &pool{e: e, key: k, rev: f.Revision, fn: f.Clone(), rf: rf, kind: kind, perInstance: rf.Concurrency,
 		wake: make(chan struct{}), last: time.Now()}
 	if c := f.StrategyConfig.Concurrency; c > 0 {
 		p.maxInstances = int(c)
@@ -121,7 +121,7 @@ func (p *pool) throttled(ctx context.Context, why string) error {
 		return ctx.Err()
 	}
 	p.e.stats.Throttled.Add(1)
-	return fgs.Errorf(fgs.Unavailable, "FSS.0429", "function %s is throttled: %s (waited %v)", p.fn.Name, why, p.e.opt.QueueTimeout)
+	return fgs.Errorf(fgs.Unavailable, fgs.Throttled, "function %s is throttled: %s (waited %v)", p.fn.Name, why, p.e.opt.QueueTimeout)
 }
 
 func (p *pool) wait(ctx context.Context, deadline time.Time) bool {
@@ -323,7 +323,7 @@ func (p *pool) invoke(ctx context.Context, req *fgs.Invocation) (*fgs.Invocation
 			return nil, perr
 		}
 		if np == p {
-			return nil, fgs.Errorf(fgs.Unavailable, "FSS.0503", "function %s is being replaced; retry", p.fn.Name)
+			return nil, fgs.Errorf(fgs.Unavailable, fgs.NoReason, "function %s is being replaced; retry", p.fn.Name)
 		}
 		return np.invoke(ctx, req)
 	}

@@ -6,7 +6,7 @@ import (
 )
 
 // Kind says what class of failure an error is. The API edge maps a Kind
-// (or a more specific FSS code carried by the error) to an HTTP status.
+// and Reason to an HTTP status.
 // Append only: values are never renumbered.
 type Kind uint8
 
@@ -47,16 +47,65 @@ func (k Kind) String() string {
 	return "internal"
 }
 
-// Error is openfgs's error type. Code, when set, is the FSS error code the
-// API must answer with (for example "FSS.1051"); otherwise the API derives
-// one from Kind. Msg is safe to show a client; Err is the cause, logged
-// but never sent.
+// Reason names one specific failure, finer than its Kind, that a caller
+// may need to tell apart: the API edge answers each with its own FSS code,
+// a trigger may retry a RevisionConflict. Append only: values are never
+// renumbered.
+type Reason uint16
+
+const (
+	NoReason           Reason = iota
+	FunctionNotFound          // no function with that key
+	FunctionExists            // the key is taken
+	VersionNotFound           // the function has no such version
+	AliasNotFound             // the function has no such alias
+	TooManyFunctions          // the project's function quota is used up
+	CodeQuotaExceeded         // the project's code-storage quota would be passed
+	RevisionConflict          // the function changed since it was read
+	BadURN                    // a function URN does not parse
+	BadFunctionName           // a function name breaks the naming rules
+	BadPackageName            // a package (app) name breaks the naming rules
+	BadCodeType               // code_type missing, unknown or wrong for the runtime
+	CodeMissing               // no code was given, or it is empty
+	BadCodeEncoding           // the package is not valid base64 or not a valid archive
+	BadCodeFilename           // code_filename is not a plain file name
+	CodeTooLarge              // the package is over its size limit
+	InlineCodeTooLarge        // inline code is over its size limit
+	DependencyNotFound        // a named dependency does not exist
+	BadUserData               // user_data is not a JSON object of strings
+	Throttled                 // no instance could take the call in time
+)
+
+var reasonNames = [...]string{
+	NoReason: "", FunctionNotFound: "function not found", FunctionExists: "function exists",
+	VersionNotFound: "version not found", AliasNotFound: "alias not found",
+	TooManyFunctions: "too many functions", CodeQuotaExceeded: "code quota exceeded",
+	RevisionConflict: "revision conflict", BadURN: "bad URN", BadFunctionName: "bad function name",
+	BadPackageName: "bad package name", BadCodeType: "bad code type", CodeMissing: "code missing",
+	BadCodeEncoding: "bad code encoding", BadCodeFilename: "bad code filename",
+	CodeTooLarge: "code too large", InlineCodeTooLarge: "inline code too large",
+	DependencyNotFound: "dependency not found", BadUserData: "bad user data", Throttled: "throttled",
+}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("Reason(%d)", uint16(r))
+}
+
+// Error is openfgs's error type. Kind classifies it and Reason, when set,
+// names the exact failure; the API edge chooses the FSS code from them.
+// Code is set only by the API package itself, for failures of the wire
+// format that have no domain meaning. Msg is safe to show a client; Err
+// is the cause, logged but never sent.
 type Error struct {
-	Op   string // the operation, e.g. "store.CreateFunction"
-	Kind Kind
-	Code string
-	Msg  string
-	Err  error
+	Op     string // the operation, e.g. "store.CreateFunction"
+	Kind   Kind
+	Reason Reason
+	Code   string // an FSS code, set only at the API edge
+	Msg    string
+	Err    error
 }
 
 func (e *Error) Error() string {
@@ -73,6 +122,9 @@ func (e *Error) Error() string {
 	if e.Code != "" {
 		add(e.Code)
 	}
+	if e.Reason != NoReason {
+		add(e.Reason.String())
+	}
 	add(e.Msg)
 	if e.Err != nil {
 		add(e.Err.Error())
@@ -83,8 +135,9 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // E builds an *Error. Arguments are interpreted by type: a string is the
-// Op, a Kind is the Kind, a Code is the FSS code, a Msg is the client
-// message, and an error is the cause.
+// Op, a Kind is the Kind, a Reason is the Reason, a Code is the FSS code
+// (API edge only), a Msg is the client message, and an error is the
+// cause.
 func E(args ...any) error {
 	e := &Error{}
 	for _, a := range args {
@@ -93,6 +146,8 @@ func E(args ...any) error {
 			e.Op = a
 		case Kind:
 			e.Kind = a
+		case Reason:
+			e.Reason = a
 		case Code:
 			e.Code = string(a)
 		case Msg:
@@ -115,16 +170,17 @@ func E(args ...any) error {
 	return e
 }
 
-// Code is an FSS error code such as "FSS.1051".
+// Code is an FSS error code such as "FSS.1051". Only the API edge sets
+// one; everything below it says Kind and Reason.
 type Code string
 
 // Msg is the message a client may see.
 type Msg string
 
-// Errorf is shorthand for an error with a kind, an FSS code and a
-// formatted client message.
-func Errorf(kind Kind, code string, format string, args ...any) error {
-	return &Error{Kind: kind, Code: code, Msg: fmt.Sprintf(format, args...)}
+// Errorf is shorthand for an error with a kind, a reason (NoReason when
+// the kind says enough) and a formatted client message.
+func Errorf(kind Kind, r Reason, format string, args ...any) error {
+	return &Error{Kind: kind, Reason: r, Msg: fmt.Sprintf(format, args...)}
 }
 
 // KindOf returns the Kind of the first *Error in err's chain, or Other.
@@ -155,6 +211,21 @@ func CodeOf(err error) string {
 		}
 	}
 	return ""
+}
+
+// ReasonOf returns the first Reason in err's chain, or NoReason.
+func ReasonOf(err error) Reason {
+	var e *Error
+	for errors.As(err, &e) {
+		if e.Reason != NoReason {
+			return e.Reason
+		}
+		err = e.Err
+		if err == nil {
+			break
+		}
+	}
+	return NoReason
 }
 
 // MessageOf returns the first client-safe message in err's chain, or "".

@@ -6,15 +6,15 @@ import (
 	"time"
 )
 
-// Function is a function's "latest" version: its configuration, its code
-// package's metadata and the fields the platform derives. The JSON names
-// are the FunctionGraph wire names, so the API encodes a Function as it
-// is; fields the platform cannot act on are kept and returned (the docs
-// list them).
+// Function is one version of a function, "latest" for now: its
+// configuration, its code package's metadata and the fields the platform
+// derives. The JSON names are the FunctionGraph wire names, which the
+// store keeps too; what depends on how a function is addressed (its URN,
+// the region) is not stored but derived by whoever shows it. Fields the
+// platform cannot act on are kept and returned (the docs list them).
 type Function struct {
 	// Identity, set by the platform.
 	ID          string `json:"func_id"`
-	URN         string `json:"func_urn"`     // 8-field URN with ":latest"
 	Name        string `json:"func_name"`    //
 	DomainID    string `json:"domain_id"`    // the tenant (domain) owning the project
 	Project     string `json:"namespace"`    // project ID
@@ -25,6 +25,11 @@ type Function struct {
 	ResourceID  string `json:"resource_id"`
 	// Seq orders functions for stable pagination; it never changes.
 	Seq int64 `json:"-"`
+	// Revision is assigned by the store on every write, from one counter
+	// that only grows: a higher revision is a later state, whichever
+	// function it belongs to. An update names the revision it was based
+	// on and fails with RevisionConflict if the function moved since.
+	Revision int64 `json:"-"`
 
 	Config
 

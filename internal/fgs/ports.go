@@ -10,8 +10,9 @@ import (
 // store/storetest.
 //
 // Errors: a missing record is an *Error of kind NotFound, a duplicate one
-// of kind Exists, a quota refusal of kind Quota; each carries the FSS code
-// the API answers with. Writes are durable when they return.
+// of kind Exists, a quota refusal of kind Quota, a lost compare-and-set of
+// kind Conflict; each function error carries the Reason that tells it
+// apart. Writes are durable when they return.
 type Store interface {
 	TenantStore
 	FunctionStore
@@ -42,16 +43,20 @@ type TenantStore interface {
 
 // FunctionStore keeps functions.
 type FunctionStore interface {
-	// CreateFunction stores a new function, assigning f.Seq. It fails with
-	// Exists (FSS.1061) if the key is taken and with Quota when the
-	// project's limits would be exceeded (FSS.1041, FSS.1042).
+	// CreateFunction stores a new function, assigning f.Seq and
+	// f.Revision. It fails with Exists (FunctionExists) if the key is
+	// taken and with Quota when the project's limits would be exceeded
+	// (TooManyFunctions, CodeQuotaExceeded).
 	CreateFunction(ctx context.Context, f *Function, lim Limits) error
-	// Function returns the function with key k (NotFound: FSS.1051).
+	// Function returns the function with key k (NotFound, FunctionNotFound).
 	Function(ctx context.Context, k Key) (*Function, error)
-	// UpdateFunction replaces a stored function (matched by key) with f.
-	// When f's code size grows the code quota is checked (FSS.1042).
+	// UpdateFunction replaces a stored function (matched by key) with f,
+	// if the stored revision is still f.Revision (Conflict,
+	// RevisionConflict otherwise), and assigns f a new, higher Revision.
+	// When f's code size grows the code quota is checked
+	// (CodeQuotaExceeded).
 	UpdateFunction(ctx context.Context, f *Function, lim Limits) error
-	// DeleteFunction deletes the function with key k.
+	// DeleteFunction deletes the function with key k (FunctionNotFound).
 	DeleteFunction(ctx context.Context, k Key) error
 	// ListFunctions returns up to q.Limit functions of q.Project with Seq
 	// greater than q.After, in Seq order, and whether more follow.

@@ -41,7 +41,7 @@ const MaxURNLength = 269
 // def.Region; one without a package takes "default".
 func ParseURN(s string, def URNDefaults) (URN, error) {
 	bad := func(why string) (URN, error) {
-		return URN{}, Errorf(Invalid, "FSS.1309", "invalid function URN %q: %s", trimForMsg(s), why)
+		return URN{}, Errorf(Invalid, BadURN, "invalid function URN %q: %s", trimForMsg(s), why)
 	}
 	if s == "" {
 		return bad("empty")
@@ -191,7 +191,7 @@ func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 // letter or digit (the console's rule).
 func ValidateFunctionName(s string) error {
 	if !identifier(s, 60) {
-		return Errorf(Invalid, "FSS.1002", "invalid function name %q: use 1-60 letters, digits, '-' or '_', starting with a letter and ending with a letter or digit", trimForMsg(s))
+		return Errorf(Invalid, BadFunctionName, "invalid function name %q: use 1-60 letters, digits, '-' or '_', starting with a letter and ending with a letter or digit", trimForMsg(s))
 	}
 	return nil
 }
@@ -200,7 +200,7 @@ func ValidateFunctionName(s string) error {
 // rule as function names, up to 64 characters.
 func ValidatePackage(s string) error {
 	if !identifier(s, 64) {
-		return Errorf(Invalid, "FSS.1004", "invalid package %q: use 1-64 letters, digits, '-' or '_', starting with a letter and ending with a letter or digit", trimForMsg(s))
+		return Errorf(Invalid, BadPackageName, "invalid package %q: use 1-64 letters, digits, '-' or '_', starting with a letter and ending with a letter or digit", trimForMsg(s))
 	}
 	return nil
 }
@@ -209,11 +209,11 @@ func ValidatePackage(s string) error {
 // '_'. Generated IDs are 32 lower-case hex digits, as on the real service.
 func ValidateProjectID(s string) error {
 	if len(s) == 0 || len(s) > 64 {
-		return Errorf(Invalid, "FSS.0400", "invalid project id")
+		return Errorf(Invalid, NoReason, "invalid project id")
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; !isAlnum(c) && c != '-' && c != '_' {
-			return Errorf(Invalid, "FSS.0400", "invalid project id")
+			return Errorf(Invalid, NoReason, "invalid project id")
 		}
 	}
 	return nil

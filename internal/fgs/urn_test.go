@@ -38,8 +38,8 @@ func TestParseURN_Invalid(t *testing.T) {
 		"fn!a!b", "p/1:pkg:fn", "fn with space", strings.Repeat("f", 61), strings.Repeat("x", 300),
 		"urn:fss:r:p:function:pkg:fn:-v", "urn:fss:r:p:function:d=x:fn",
 	} {
-		if u, err := ParseURN(in, def); err == nil || CodeOf(err) != "FSS.1309" || KindOf(err) != Invalid {
-			t.Errorf("ParseURN(%q) = %+v, %v; want an FSS.1309 error", in, u, err)
+		if u, err := ParseURN(in, def); err == nil || ReasonOf(err) != BadURN || KindOf(err) != Invalid {
+			t.Errorf("ParseURN(%q) = %+v, %v; want a BadURN error", in, u, err)
 		}
 	}
 }
@@ -74,8 +74,8 @@ func FuzzParseURN(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		u, err := ParseURN(s, def)
 		if err != nil {
-			if CodeOf(err) != "FSS.1309" {
-				t.Fatalf("ParseURN(%q) error %v has no FSS.1309 code", s, err)
+			if ReasonOf(err) != BadURN {
+				t.Fatalf("ParseURN(%q) error %v has no BadURN reason", s, err)
 			}
 			return
 		}

@@ -40,10 +40,10 @@ func Open(dir string) (*Store, error) {
 
 func (s *Store) path(digest string) (string, error) {
 	if len(digest) != 2*sha512.Size {
-		return "", fgs.Errorf(fgs.NotFound, "FSS.0404", "no code package %q", digest)
+		return "", fgs.Errorf(fgs.NotFound, fgs.NoReason, "no code package %q", digest)
 	}
 	if _, err := hex.DecodeString(digest); err != nil {
-		return "", fgs.Errorf(fgs.NotFound, "FSS.0404", "no code package %q", digest)
+		return "", fgs.Errorf(fgs.NotFound, fgs.NoReason, "no code package %q", digest)
 	}
 	return filepath.Join(s.dir, digest[:2], digest), nil
 }
@@ -105,7 +105,7 @@ func (s *Store) Open(ctx context.Context, digest string) (io.ReadCloser, error) 
 	}
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fgs.Errorf(fgs.NotFound, "FSS.0404", "no code package %s", digest)
+		return nil, fgs.Errorf(fgs.NotFound, fgs.NoReason, "no code package %s", digest)
 	}
 	if err != nil {
 		return nil, fgs.E("codestore.Open", err)

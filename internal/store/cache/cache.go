@@ -45,20 +45,17 @@ func New(st fgs.Store, ttl time.Duration) *Store {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
-	s := &Store{Store: st, ttl: ttl, now: time.Now}
-	s.reset()
-	return s
+	return &Store{Store: st, ttl: ttl, now: time.Now,
+		creds:    map[string]entry[fgs.Credential]{},
+		projects: map[string]entry[fgs.Project]{},
+		funcs:    map[fgs.Key]entry[*fgs.Function]{},
+	}
 }
 
 // maxEntries bounds each map; past it the map is cleared (cheap, and
 // rare: it only happens with more active keys than this within a TTL).
 const maxEntries = 10000
 
-func (s *Store) reset() {
-	s.creds = map[string]entry[fgs.Credential]{}
-	s.projects = map[string]entry[fgs.Project]{}
-	s.funcs = map[fgs.Key]entry[*fgs.Function]{}
-}
 
 // get returns a fresh cached value and the generation to fill with.
 func get[K comparable, T any](s *Store, m map[K]entry[T], k K) (T, bool, uint64) {
@@ -91,7 +88,11 @@ func put[K comparable, T any](s *Store, m map[K]entry[T], k K, v T, gen uint64) 
 func (s *Store) invalidate() {
 	s.mu.Lock()
 	s.gen++
-	s.reset()
+	// Cleared, never replaced: get and put are handed the maps before
+	// they take the lock.
+	clear(s.creds)
+	clear(s.projects)
+	clear(s.funcs)
 	s.mu.Unlock()
 }
 

@@ -10,14 +10,24 @@ import (
 	"github.com/openfgs/openfgs/internal/fgs"
 )
 
-// A function is one row: the key, digest and code size as columns (for
-// the unique key, CodeInUse and Usage) and the whole fgs.Function as JSON
-// in doc, so that adding a field to fgs.Function needs no migration.
+// A function is one row: the key, digest, code size and revision as
+// columns (for the unique key, CodeInUse, Usage and compare-and-set) and
+// the whole fgs.Function as JSON in doc, so that adding a field to
+// fgs.Function needs no migration. A package's references are the rows
+// that name its digest: counted in the same transaction that changes
+// them, they cannot drift from the functions that hold them.
 
-// CreateFunction stores a new function and sets f.Seq. In one write
-// transaction it checks that the project exists (NotFound: FSS.0404),
-// that the key is free (Exists: FSS.1061) and the project's limits
-// (Quota: FSS.1041 for the count, FSS.1042 for the code bytes).
+// nextRevision takes the next value of the revision counter.
+func nextRevision(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var rev int64
+	err := tx.QueryRowContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'revision' RETURNING value`).Scan(&rev)
+	return rev, err
+}
+
+// CreateFunction stores a new function and sets f.Seq and f.Revision. In one write
+// transaction it checks that the project exists (NotFound),
+// that the key is free (Exists, FunctionExists) and the project's limits
+// (Quota: TooManyFunctions, CodeQuotaExceeded).
 func (s *Store) CreateFunction(ctx context.Context, f *fgs.Function, lim fgs.Limits) error {
 	const op = "store.CreateFunction"
 	if f == nil {
@@ -28,7 +38,7 @@ func (s *Store) CreateFunction(ctx context.Context, f *fgs.Function, lim fgs.Lim
 		return fgs.E(op, err)
 	}
 	k := f.Key()
-	var seq int64
+	var seq, rev int64
 	err = s.write(ctx, op, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM projects WHERE id = ?`, k.Project).Scan(&one)
@@ -52,7 +62,7 @@ func (s *Store) CreateFunction(ctx context.Context, f *fgs.Function, lim fgs.Lim
 				return err
 			}
 			if lim.MaxFunctions > 0 && u.Functions >= lim.MaxFunctions {
-				return fgs.E(op, fgs.Errorf(fgs.Quota, "FSS.1041",
+				return fgs.E(op, fgs.Errorf(fgs.Quota, fgs.TooManyFunctions,
 					"cannot create function %q: the project already has %d functions, the maximum is %d",
 					k.Name, u.Functions, lim.MaxFunctions))
 			}
@@ -60,9 +70,12 @@ func (s *Store) CreateFunction(ctx context.Context, f *fgs.Function, lim fgs.Lim
 				return codeQuota(op, k, u.CodeBytes+f.CodeSize, lim.MaxCodeBytes)
 			}
 		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO functions (project, package, name, digest, code_size, doc)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`,
-			k.Project, k.Package, k.Name, f.Digest, f.CodeSize, string(doc)).Scan(&seq)
+		if rev, err = nextRevision(ctx, tx); err != nil {
+			return err
+		}
+		err = tx.QueryRowContext(ctx, `INSERT INTO functions (project, package, name, digest, code_size, revision, doc)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+			k.Project, k.Package, k.Name, f.Digest, f.CodeSize, rev, string(doc)).Scan(&seq)
 		switch {
 		case isUnique(err):
 			return exists(op, k) // unreachable while the check above holds the write lock
@@ -74,36 +87,38 @@ func (s *Store) CreateFunction(ctx context.Context, f *fgs.Function, lim fgs.Lim
 	if err != nil {
 		return err
 	}
-	f.Seq = seq
+	f.Seq, f.Revision = seq, rev
 	return nil
 }
 
-// Function returns the function with key k (NotFound: FSS.1051).
+// Function returns the function with key k (NotFound, FunctionNotFound).
 func (s *Store) Function(ctx context.Context, k fgs.Key) (*fgs.Function, error) {
 	const op = "store.Function"
 	var (
-		seq int64
-		doc []byte
+		seq, rev int64
+		doc      []byte
 	)
-	err := s.q.function.QueryRowContext(ctx, k.Project, k.Package, k.Name).Scan(&seq, &doc)
+	err := s.q.function.QueryRowContext(ctx, k.Project, k.Package, k.Name).Scan(&seq, &rev, &doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, functionNotFound(op, k)
 	}
 	if err != nil {
 		return nil, fgs.E(op, err)
 	}
-	f, err := decodeFunction(seq, doc)
+	f, err := decodeFunction(seq, rev, doc)
 	if err != nil {
 		return nil, fgs.E(op, err)
 	}
 	return f, nil
 }
 
-// UpdateFunction replaces the function with f's key by f, keeping its
-// Seq (and setting f.Seq to it). NotFound: FSS.1051. If f's code is
-// larger than the stored function's, the project's code bytes are
-// checked against lim (Quota: FSS.1042); an update that does not grow
-// the code always passes, even in a project over its limit.
+// UpdateFunction replaces the function with f's key by f if its stored
+// revision is still f.Revision (Conflict, RevisionConflict otherwise),
+// keeping its Seq, and sets f.Seq and f.Revision to the stored values.
+// NotFound: FunctionNotFound. If f's code is larger than the stored
+// function's, the project's code bytes are checked against lim (Quota,
+// CodeQuotaExceeded); an update that does not grow the code always
+// passes, even in a project over its limit.
 func (s *Store) UpdateFunction(ctx context.Context, f *fgs.Function, lim fgs.Limits) error {
 	const op = "store.UpdateFunction"
 	if f == nil {
@@ -114,16 +129,20 @@ func (s *Store) UpdateFunction(ctx context.Context, f *fgs.Function, lim fgs.Lim
 		return fgs.E(op, err)
 	}
 	k := f.Key()
-	var seq int64
+	var seq, rev int64
 	err = s.write(ctx, op, func(tx *sql.Tx) error {
-		var oldSize int64
-		err := tx.QueryRowContext(ctx, `SELECT seq, code_size FROM functions WHERE project = ? AND package = ? AND name = ?`,
-			k.Project, k.Package, k.Name).Scan(&seq, &oldSize)
+		var oldSize, oldRev int64
+		err := tx.QueryRowContext(ctx, `SELECT seq, revision, code_size FROM functions WHERE project = ? AND package = ? AND name = ?`,
+			k.Project, k.Package, k.Name).Scan(&seq, &oldRev, &oldSize)
 		if errors.Is(err, sql.ErrNoRows) {
 			return functionNotFound(op, k)
 		}
 		if err != nil {
 			return err
+		}
+		if oldRev != f.Revision {
+			return fgs.E(op, fgs.Errorf(fgs.Conflict, fgs.RevisionConflict,
+				"function %q was changed by another request; retry", k.Name))
 		}
 		if lim.MaxCodeBytes > 0 && f.CodeSize > oldSize {
 			u, err := usage(ctx, tx, k.Project)
@@ -134,18 +153,21 @@ func (s *Store) UpdateFunction(ctx context.Context, f *fgs.Function, lim fgs.Lim
 				return codeQuota(op, k, total, lim.MaxCodeBytes)
 			}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE functions SET digest = ?, code_size = ?, doc = ? WHERE seq = ?`,
-			f.Digest, f.CodeSize, string(doc), seq)
+		if rev, err = nextRevision(ctx, tx); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE functions SET digest = ?, code_size = ?, revision = ?, doc = ? WHERE seq = ?`,
+			f.Digest, f.CodeSize, rev, string(doc), seq)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	f.Seq = seq
+	f.Seq, f.Revision = seq, rev
 	return nil
 }
 
-// DeleteFunction deletes the function with key k (NotFound: FSS.1051).
+// DeleteFunction deletes the function with key k (NotFound, FunctionNotFound).
 func (s *Store) DeleteFunction(ctx context.Context, k fgs.Key) error {
 	const op = "store.DeleteFunction"
 	res, err := s.w.ExecContext(ctx, `DELETE FROM functions WHERE project = ? AND package = ? AND name = ?`,
@@ -187,13 +209,13 @@ func (s *Store) ListFunctions(ctx context.Context, q fgs.ListQuery) ([]*fgs.Func
 			break
 		}
 		var (
-			seq int64
-			doc []byte
+			seq, rev int64
+			doc      []byte
 		)
-		if err := rows.Scan(&seq, &doc); err != nil {
+		if err := rows.Scan(&seq, &rev, &doc); err != nil {
 			return nil, false, fgs.E(op, err)
 		}
-		f, err := decodeFunction(seq, doc)
+		f, err := decodeFunction(seq, rev, doc)
 		if err != nil {
 			return nil, false, fgs.E(op, err)
 		}
@@ -239,7 +261,7 @@ func encodeFunction(f *fgs.Function) ([]byte, error) {
 	c := *f
 	c.LastModified = c.LastModified.UTC()
 	if y := c.LastModified.Year(); y < 0 || y > 9999 {
-		return nil, fgs.Errorf(fgs.Invalid, "", "last_modified %v is out of range", c.LastModified)
+		return nil, fgs.Errorf(fgs.Invalid, fgs.NoReason, "last_modified %v is out of range", c.LastModified)
 	}
 	b, err := json.Marshal(&c)
 	if err != nil {
@@ -248,28 +270,28 @@ func encodeFunction(f *fgs.Function) ([]byte, error) {
 	return b, nil
 }
 
-func decodeFunction(seq int64, doc []byte) (*fgs.Function, error) {
+func decodeFunction(seq, rev int64, doc []byte) (*fgs.Function, error) {
 	f := new(fgs.Function)
 	if err := json.Unmarshal(doc, f); err != nil {
 		return nil, fmt.Errorf("decoding function %d: %w", seq, err)
 	}
-	f.Seq = seq
+	f.Seq, f.Revision = seq, rev
 	f.LastModified = f.LastModified.UTC()
 	return f, nil
 }
 
 func exists(op string, k fgs.Key) error {
-	return fgs.E(op, fgs.Errorf(fgs.Exists, "FSS.1061",
+	return fgs.E(op, fgs.Errorf(fgs.Exists, fgs.FunctionExists,
 		"function %q already exists in package %q", k.Name, k.Package))
 }
 
 func functionNotFound(op string, k fgs.Key) error {
-	return fgs.E(op, fgs.Errorf(fgs.NotFound, "FSS.1051",
+	return fgs.E(op, fgs.Errorf(fgs.NotFound, fgs.FunctionNotFound,
 		"function %q not found in package %q", k.Name, k.Package))
 }
 
 func codeQuota(op string, k fgs.Key, total, limit int64) error {
-	return fgs.E(op, fgs.Errorf(fgs.Quota, "FSS.1042",
+	return fgs.E(op, fgs.Errorf(fgs.Quota, fgs.CodeQuotaExceeded,
 		"cannot store function %q: the project's code would take %d bytes, the maximum is %d",
 		k.Name, total, limit))
 }

@@ -209,7 +209,7 @@ func isUnique(err error) bool {
 // notFound is the error for a missing tenant record (domain, project,
 // user, credential).
 func notFound(op, format string, args ...any) error {
-	return fgs.E(op, fgs.Errorf(fgs.NotFound, "FSS.0404", format, args...))
+	return fgs.E(op, fgs.Errorf(fgs.NotFound, fgs.NoReason, format, args...))
 }
 
 // timeLayout is how times are stored: UTC, fixed width, nanoseconds, so
@@ -220,7 +220,7 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z"
 func formatTime(t time.Time) (string, error) {
 	t = t.UTC()
 	if y := t.Year(); y < 0 || y > 9999 {
-		return "", fgs.Errorf(fgs.Invalid, "", "time %v is out of range", t)
+		return "", fgs.Errorf(fgs.Invalid, fgs.NoReason, "time %v is out of range", t)
 	}
 	return t.Format(timeLayout), nil
 }

@@ -316,7 +316,11 @@ func TestChildWriter(t *testing.T) {
 				fmt.Printf("create %d %s\n", f.Seq, f.Name)
 				if i%5 == 0 {
 					// Update an earlier function of this writer.
-					g := fn(fmt.Sprintf("%s-w%d-%06d", prefix, w, i/5), 100)
+					g, err := s.Function(ctx, fn(fmt.Sprintf("%s-w%d-%06d", prefix, w, i/5), 100).Key())
+					if err != nil {
+						fmt.Printf("err read %s: %v\n", fn(fmt.Sprintf("%s-w%d-%06d", prefix, w, i/5), 100).Name, err)
+						os.Exit(1)
+					}
 					g.Description = fmt.Sprintf("v%d", i)
 					if err := s.UpdateFunction(ctx, g, fgs.Limits{}); err != nil {
 						fmt.Printf("err update %s: %v\n", g.Name, err)

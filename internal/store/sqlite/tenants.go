@@ -29,7 +29,7 @@ func (s *Store) PutDomain(ctx context.Context, d fgs.Domain) error {
 	return nil
 }
 
-// Domain returns the domain with this ID (NotFound: FSS.0404).
+// Domain returns the domain with this ID (NotFound).
 func (s *Store) Domain(ctx context.Context, id string) (fgs.Domain, error) {
 	const op = "store.Domain"
 	d, err := scanDomain(s.q.domain.QueryRowContext(ctx, id))
@@ -42,7 +42,7 @@ func (s *Store) Domain(ctx context.Context, id string) (fgs.Domain, error) {
 	return d, nil
 }
 
-// DomainByName returns the domain with this name (NotFound: FSS.0404).
+// DomainByName returns the domain with this name (NotFound).
 // Names are not unique; if several domains share one, the one with the
 // lowest ID is returned.
 func (s *Store) DomainByName(ctx context.Context, name string) (fgs.Domain, error) {
@@ -71,7 +71,7 @@ func scanDomain(row *sql.Row) (fgs.Domain, error) {
 }
 
 // PutProject inserts or replaces the project with p.ID. Its domain must
-// exist (NotFound: FSS.0404).
+// exist (NotFound).
 func (s *Store) PutProject(ctx context.Context, p fgs.Project) error {
 	const op = "store.PutProject"
 	created, err := formatTime(p.Created)
@@ -90,7 +90,7 @@ func (s *Store) PutProject(ctx context.Context, p fgs.Project) error {
 	return nil
 }
 
-// Project returns the project with this ID (NotFound: FSS.0404).
+// Project returns the project with this ID (NotFound).
 func (s *Store) Project(ctx context.Context, id string) (fgs.Project, error) {
 	const op = "store.Project"
 	var p fgs.Project
@@ -146,7 +146,7 @@ func scanProject(scan func(...any) error, p *fgs.Project) error {
 }
 
 // DeleteProject deletes a project; its credentials and functions go with
-// it (ON DELETE CASCADE), in the same statement. NotFound: FSS.0404.
+// it (ON DELETE CASCADE), in the same statement. NotFound.
 func (s *Store) DeleteProject(ctx context.Context, id string) error {
 	const op = "store.DeleteProject"
 	res, err := s.w.ExecContext(ctx, `DELETE FROM projects WHERE id = ?`, id)
@@ -162,7 +162,7 @@ func (s *Store) DeleteProject(ctx context.Context, id string) error {
 }
 
 // PutUser inserts or replaces the user named u.Name in domain u.Domain,
-// which must exist (NotFound: FSS.0404).
+// which must exist (NotFound).
 func (s *Store) PutUser(ctx context.Context, u fgs.User) error {
 	const op = "store.PutUser"
 	created, err := formatTime(u.Created)
@@ -181,7 +181,7 @@ func (s *Store) PutUser(ctx context.Context, u fgs.User) error {
 	return nil
 }
 
-// User returns the user named name in domain (NotFound: FSS.0404).
+// User returns the user named name in domain (NotFound).
 func (s *Store) User(ctx context.Context, domain, name string) (fgs.User, error) {
 	const op = "store.User"
 	var (
@@ -202,7 +202,7 @@ func (s *Store) User(ctx context.Context, domain, name string) (fgs.User, error)
 }
 
 // PutCredential inserts or replaces the credential with c.AccessKey. Its
-// project must exist (NotFound: FSS.0404).
+// project must exist (NotFound).
 func (s *Store) PutCredential(ctx context.Context, c fgs.Credential) error {
 	const op = "store.PutCredential"
 	created, err := formatTime(c.Created)
@@ -233,8 +233,7 @@ func (s *Store) PutCredential(ctx context.Context, c fgs.Credential) error {
 	return nil
 }
 
-// Credential returns the credential with this access key (NotFound:
-// FSS.0404). It runs on every signed API request: one prepared,
+// Credential returns the credential with this access key (NotFound). It runs on every signed API request: one prepared,
 // primary-key lookup on a reader connection.
 func (s *Store) Credential(ctx context.Context, accessKey string) (fgs.Credential, error) {
 	const op = "store.Credential"
@@ -301,7 +300,7 @@ func scanCredential(scan func(...any) error, c *fgs.Credential) error {
 }
 
 // DeleteCredential deletes the credential with this access key
-// (NotFound: FSS.0404).
+// (NotFound).
 func (s *Store) DeleteCredential(ctx context.Context, accessKey string) error {
 	const op = "store.DeleteCredential"
 	res, err := s.w.ExecContext(ctx, `DELETE FROM credentials WHERE access_key = ?`, accessKey)

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 func function(project, pkg, name string, size int64, digest string) *fgs.Function {
 	return &fgs.Function{
 		ID:          "id-" + project + "-" + pkg + "-" + name,
-		URN:         fmt.Sprintf("urn:fss:cn-north-4:%s:function:%s:%s:latest", project, pkg, name),
 		Name:        name,
 		DomainID:    domain1.ID,
 		Project:     project,
@@ -43,7 +41,6 @@ func fullFunction(project, pkg, name string) *fgs.Function {
 	gpu := int32(16384)
 	return &fgs.Function{
 		ID:          "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9",
-		URN:         fmt.Sprintf("urn:fss:cn-north-4:%s:function:%s:%s:latest", project, pkg, name),
 		Name:        name,
 		DomainID:    domain1.ID,
 		Project:     project,

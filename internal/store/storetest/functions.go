@@ -76,16 +76,16 @@ func (r *runner) functions(t *testing.T) {
 			ctx := t.Context()
 			tenants(t, s)
 			f := fullFunction(project1.ID, "pkg", "everything")
-			if z := unset(f, ".Seq"); len(z) != 0 {
+			if z := unset(f, ".Seq", ".Revision"); len(z) != 0 {
 				t.Fatalf("fullFunction leaves %v unset: set them so the round trip covers them", z)
 			}
 			want := fullFunction(project1.ID, "pkg", "everything")
 			must(t, s.CreateFunction(ctx, f, fgs.Limits{}))
-			if f.Seq <= 0 {
-				t.Fatalf("CreateFunction set Seq %d, want > 0", f.Seq)
+			if f.Seq <= 0 || f.Revision <= 0 {
+				t.Fatalf("CreateFunction set Seq %d, Revision %d, want both > 0", f.Seq, f.Revision)
 			}
-			want.Seq = f.Seq
-			same(t, "CreateFunction changed its argument beyond Seq", want, f)
+			want.Seq, want.Revision = f.Seq, f.Revision
+			same(t, "CreateFunction changed its argument beyond Seq and Revision", want, f)
 
 			got, err := s.Function(ctx, f.Key())
 			must(t, err)
@@ -148,10 +148,10 @@ func (r *runner) functions(t *testing.T) {
 			must(t, s.CreateFunction(ctx, f, fgs.Limits{}))
 			dup := function(project1.ID, "default", "hello", 20, "d2")
 			err := s.CreateFunction(ctx, dup, fgs.Limits{})
-			wantErr(t, "CreateFunction", err, fgs.Exists, "FSS.1061", "hello")
+			wantErr(t, "CreateFunction", err, fgs.Exists, fgs.FunctionExists, "hello")
 			// Exists wins over a quota the duplicate would also break.
 			err = s.CreateFunction(ctx, dup, fgs.Limits{MaxFunctions: 1, MaxCodeBytes: 1})
-			wantErr(t, "CreateFunction(over quota)", err, fgs.Exists, "FSS.1061", "hello")
+			wantErr(t, "CreateFunction(over quota)", err, fgs.Exists, fgs.FunctionExists, "hello")
 			got, err := s.Function(ctx, f.Key())
 			must(t, err)
 			same(t, "Function after duplicate create", f, got)
@@ -181,9 +181,9 @@ func (r *runner) functions(t *testing.T) {
 			tenants(t, s)
 			f := function("nope", "default", "hello", 1, "a")
 			err := s.CreateFunction(ctx, f, fgs.Limits{})
-			wantErr(t, "CreateFunction", err, fgs.NotFound, "FSS.0404", "nope")
+			wantErr(t, "CreateFunction", err, fgs.NotFound, fgs.NoReason, "nope")
 			_, err = s.Function(ctx, f.Key())
-			wantErr(t, "Function", err, fgs.NotFound, "FSS.1051")
+			wantErr(t, "Function", err, fgs.NotFound, fgs.FunctionNotFound)
 		})
 		r.test(t, "Concurrent", func(t *testing.T, s fgs.Store) {
 			tenants(t, s)
@@ -215,6 +215,87 @@ func (r *runner) functions(t *testing.T) {
 	})
 
 	group(t, "Function", func(t *testing.T) {
+		r.test(t, "StaleRevision", func(t *testing.T, s fgs.Store) {
+			ctx := t.Context()
+			tenants(t, s)
+			f := function(project1.ID, "default", "hello", 1, "a")
+			must(t, s.CreateFunction(ctx, f, fgs.Limits{}))
+			read := *f
+			f.Description = "first"
+			must(t, s.UpdateFunction(ctx, f, fgs.Limits{}))
+			// An update based on the state before the first one loses,
+			// and changes nothing.
+			stale := read
+			stale.Description, stale.Digest, stale.CodeSize = "second", "b", 5
+			err := s.UpdateFunction(ctx, &stale, fgs.Limits{})
+			wantErr(t, "UpdateFunction(stale)", err, fgs.Conflict, fgs.RevisionConflict, "hello")
+			got, err := s.Function(ctx, f.Key())
+			must(t, err)
+			same(t, "Function after a stale update", f, got)
+			u, err := s.Usage(ctx, project1.ID)
+			must(t, err)
+			same(t, "Usage after a stale update", fgs.Usage{Functions: 1, CodeBytes: 1}, u)
+		})
+		r.test(t, "RevisionsGrow", func(t *testing.T, s fgs.Store) {
+			// One counter for every function: later writes, to any
+			// function, re-created ones included, have higher revisions.
+			ctx := t.Context()
+			tenants(t, s)
+			a := function(project1.ID, "default", "a", 1, "a")
+			b := function(project2.ID, "default", "b", 1, "b")
+			must(t, s.CreateFunction(ctx, a, fgs.Limits{}))
+			must(t, s.CreateFunction(ctx, b, fgs.Limits{}))
+			last := int64(0)
+			step := func(what string, rev int64) {
+				t.Helper()
+				if rev <= last {
+					t.Errorf("%s: revision %d, not above %d", what, rev, last)
+				}
+				last = rev
+			}
+			step("create a", a.Revision)
+			step("create b", b.Revision)
+			must(t, s.UpdateFunction(ctx, a, fgs.Limits{}))
+			step("update a", a.Revision)
+			must(t, s.DeleteFunction(ctx, a.Key()))
+			again := function(project1.ID, "default", "a", 1, "a")
+			must(t, s.CreateFunction(ctx, again, fgs.Limits{}))
+			step("re-create a", again.Revision)
+			must(t, s.UpdateFunction(ctx, b, fgs.Limits{}))
+			step("update b", b.Revision)
+		})
+		r.test(t, "ConcurrentUpdates", func(t *testing.T, s fgs.Store) {
+			// Writers that read the same revision: exactly one wins.
+			ctx := t.Context()
+			tenants(t, s)
+			f := function(project1.ID, "default", "hello", 1, "a")
+			must(t, s.CreateFunction(ctx, f, fgs.Limits{}))
+			const n = 8
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				g := *f
+				g.Description = fmt.Sprint(i)
+				wg.Go(func() { errs[i] = s.UpdateFunction(ctx, &g, fgs.Limits{}) })
+			}
+			wg.Wait()
+			won := -1
+			for i, err := range errs {
+				switch {
+				case err == nil && won >= 0:
+					t.Errorf("updates %d and %d both won", won, i)
+				case err == nil:
+					won = i
+				case fgs.ReasonOf(err) != fgs.RevisionConflict:
+					t.Errorf("UpdateFunction %d: %v, want a RevisionConflict", i, err)
+				}
+			}
+			got, err := s.Function(ctx, f.Key())
+			must(t, err)
+			if won < 0 || got.Description != fmt.Sprint(won) {
+				t.Errorf("stored description %q, winner %d", got.Description, won)
+			}
+		})
 		r.test(t, "NotFound", func(t *testing.T, s fgs.Store) {
 			ctx := t.Context()
 			tenants(t, s)
@@ -226,7 +307,7 @@ func (r *runner) functions(t *testing.T) {
 				{Project: "nope", Package: "default", Name: "hello"},
 			} {
 				_, err := s.Function(ctx, k)
-				wantErr(t, fmt.Sprintf("Function(%+v)", k), err, fgs.NotFound, "FSS.1051", k.Name)
+				wantErr(t, fmt.Sprintf("Function(%+v)", k), err, fgs.NotFound, fgs.FunctionNotFound, k.Name)
 			}
 		})
 	})
@@ -242,7 +323,11 @@ func (r *runner) functions(t *testing.T) {
 			u := function(project1.ID, "pkg", "everything", 99, "new-digest")
 			u.Description = "updated"
 			u.LastModified = later
+			u.Revision = f.Revision
 			must(t, s.UpdateFunction(ctx, u, fgs.Limits{}))
+			if u.Revision <= f.Revision {
+				t.Errorf("UpdateFunction set Revision %d, not above %d", u.Revision, f.Revision)
+			}
 			got, err := s.Function(ctx, u.Key())
 			must(t, err)
 			want := *u
@@ -253,11 +338,93 @@ func (r *runner) functions(t *testing.T) {
 			// And back to everything set.
 			f2 := fullFunction(project1.ID, "pkg", "everything")
 			f2.Timeout = 1
+			f2.Revision = u.Revision
 			must(t, s.UpdateFunction(ctx, f2, fgs.Limits{}))
 			got, err = s.Function(ctx, f2.Key())
 			must(t, err)
 			f2.Seq = seq
 			same(t, "Function", f2, got)
+		})
+		r.test(t, "StaleRevision", func(t *testing.T, s fgs.Store) {
+			ctx := t.Context()
+			tenants(t, s)
+			f := function(project1.ID, "default", "hello", 1, "a")
+			must(t, s.CreateFunction(ctx, f, fgs.Limits{}))
+			read := *f
+			f.Description = "first"
+			must(t, s.UpdateFunction(ctx, f, fgs.Limits{}))
+			// An update based on the state before the first one loses,
+			// and changes nothing.
+			stale := read
+			stale.Description, stale.Digest, stale.CodeSize = "second", "b", 5
+			err := s.UpdateFunction(ctx, &stale, fgs.Limits{})
+			wantErr(t, "UpdateFunction(stale)", err, fgs.Conflict, fgs.RevisionConflict, "hello")
+			got, err := s.Function(ctx, f.Key())
+			must(t, err)
+			same(t, "Function after a stale update", f, got)
+			u, err := s.Usage(ctx, project1.ID)
+			must(t, err)
+			same(t, "Usage after a stale update", fgs.Usage{Functions: 1, CodeBytes: 1}, u)
+		})
+		r.test(t, "RevisionsGrow", func(t *testing.T, s fgs.Store) {
+			// One counter for every function: later writes, to any
+			// function, re-created ones included, have higher revisions.
+			ctx := t.Context()
+			tenants(t, s)
+			a := function(project1.ID, "default", "a", 1, "a")
+			b := function(project2.ID, "default", "b", 1, "b")
+			must(t, s.CreateFunction(ctx, a, fgs.Limits{}))
+			must(t, s.CreateFunction(ctx, b, fgs.Limits{}))
+			last := int64(0)
+			step := func(what string, rev int64) {
+				t.Helper()
+				if rev <= last {
+					t.Errorf("%s: revision %d, not above %d", what, rev, last)
+				}
+				last = rev
+			}
+			step("create a", a.Revision)
+			step("create b", b.Revision)
+			must(t, s.UpdateFunction(ctx, a, fgs.Limits{}))
+			step("update a", a.Revision)
+			must(t, s.DeleteFunction(ctx, a.Key()))
+			again := function(project1.ID, "default", "a", 1, "a")
+			must(t, s.CreateFunction(ctx, again, fgs.Limits{}))
+			step("re-create a", again.Revision)
+			must(t, s.UpdateFunction(ctx, b, fgs.Limits{}))
+			step("update b", b.Revision)
+		})
+		r.test(t, "ConcurrentUpdates", func(t *testing.T, s fgs.Store) {
+			// Writers that read the same revision: exactly one wins.
+			ctx := t.Context()
+			tenants(t, s)
+			f := function(project1.ID, "default", "hello", 1, "a")
+			must(t, s.CreateFunction(ctx, f, fgs.Limits{}))
+			const n = 8
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				g := *f
+				g.Description = fmt.Sprint(i)
+				wg.Go(func() { errs[i] = s.UpdateFunction(ctx, &g, fgs.Limits{}) })
+			}
+			wg.Wait()
+			won := -1
+			for i, err := range errs {
+				switch {
+				case err == nil && won >= 0:
+					t.Errorf("updates %d and %d both won", won, i)
+				case err == nil:
+					won = i
+				case fgs.ReasonOf(err) != fgs.RevisionConflict:
+					t.Errorf("UpdateFunction %d: %v, want a RevisionConflict", i, err)
+				}
+			}
+			got, err := s.Function(ctx, f.Key())
+			must(t, err)
+			if won < 0 || got.Description != fmt.Sprint(won) {
+				t.Errorf("stored description %q, winner %d", got.Description, won)
+			}
 		})
 		r.test(t, "NotFound", func(t *testing.T, s fgs.Store) {
 			ctx := t.Context()
@@ -270,7 +437,7 @@ func (r *runner) functions(t *testing.T) {
 				function("nope", "default", "hello", 1, "a"),
 			} {
 				err := s.UpdateFunction(ctx, f, fgs.Limits{})
-				wantErr(t, fmt.Sprintf("UpdateFunction(%+v)", f.Key()), err, fgs.NotFound, "FSS.1051", f.Name)
+				wantErr(t, fmt.Sprintf("UpdateFunction(%+v)", f.Key()), err, fgs.NotFound, fgs.FunctionNotFound, f.Name)
 			}
 			u, err := s.Usage(ctx, project1.ID)
 			must(t, err)
@@ -292,13 +459,94 @@ func (r *runner) functions(t *testing.T) {
 			}
 			must(t, s.DeleteFunction(ctx, a.Key()))
 			_, err := s.Function(ctx, a.Key())
-			wantErr(t, "Function(deleted)", err, fgs.NotFound, "FSS.1051")
+			wantErr(t, "Function(deleted)", err, fgs.NotFound, fgs.FunctionNotFound)
 			_, err = s.Function(ctx, b.Key())
 			must(t, err)
 			err = s.DeleteFunction(ctx, a.Key())
-			wantErr(t, "DeleteFunction(again)", err, fgs.NotFound, "FSS.1051", "a")
+			wantErr(t, "DeleteFunction(again)", err, fgs.NotFound, fgs.FunctionNotFound, "a")
 			// The key is free again.
 			must(t, s.CreateFunction(ctx, function(project1.ID, "default", "a", 1, "a"), fgs.Limits{}))
+		})
+		r.test(t, "StaleRevision", func(t *testing.T, s fgs.Store) {
+			ctx := t.Context()
+			tenants(t, s)
+			f := function(project1.ID, "default", "hello", 1, "a")
+			must(t, s.CreateFunction(ctx, f, fgs.Limits{}))
+			read := *f
+			f.Description = "first"
+			must(t, s.UpdateFunction(ctx, f, fgs.Limits{}))
+			// An update based on the state before the first one loses,
+			// and changes nothing.
+			stale := read
+			stale.Description, stale.Digest, stale.CodeSize = "second", "b", 5
+			err := s.UpdateFunction(ctx, &stale, fgs.Limits{})
+			wantErr(t, "UpdateFunction(stale)", err, fgs.Conflict, fgs.RevisionConflict, "hello")
+			got, err := s.Function(ctx, f.Key())
+			must(t, err)
+			same(t, "Function after a stale update", f, got)
+			u, err := s.Usage(ctx, project1.ID)
+			must(t, err)
+			same(t, "Usage after a stale update", fgs.Usage{Functions: 1, CodeBytes: 1}, u)
+		})
+		r.test(t, "RevisionsGrow", func(t *testing.T, s fgs.Store) {
+			// One counter for every function: later writes, to any
+			// function, re-created ones included, have higher revisions.
+			ctx := t.Context()
+			tenants(t, s)
+			a := function(project1.ID, "default", "a", 1, "a")
+			b := function(project2.ID, "default", "b", 1, "b")
+			must(t, s.CreateFunction(ctx, a, fgs.Limits{}))
+			must(t, s.CreateFunction(ctx, b, fgs.Limits{}))
+			last := int64(0)
+			step := func(what string, rev int64) {
+				t.Helper()
+				if rev <= last {
+					t.Errorf("%s: revision %d, not above %d", what, rev, last)
+				}
+				last = rev
+			}
+			step("create a", a.Revision)
+			step("create b", b.Revision)
+			must(t, s.UpdateFunction(ctx, a, fgs.Limits{}))
+			step("update a", a.Revision)
+			must(t, s.DeleteFunction(ctx, a.Key()))
+			again := function(project1.ID, "default", "a", 1, "a")
+			must(t, s.CreateFunction(ctx, again, fgs.Limits{}))
+			step("re-create a", again.Revision)
+			must(t, s.UpdateFunction(ctx, b, fgs.Limits{}))
+			step("update b", b.Revision)
+		})
+		r.test(t, "ConcurrentUpdates", func(t *testing.T, s fgs.Store) {
+			// Writers that read the same revision: exactly one wins.
+			ctx := t.Context()
+			tenants(t, s)
+			f := function(project1.ID, "default", "hello", 1, "a")
+			must(t, s.CreateFunction(ctx, f, fgs.Limits{}))
+			const n = 8
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				g := *f
+				g.Description = fmt.Sprint(i)
+				wg.Go(func() { errs[i] = s.UpdateFunction(ctx, &g, fgs.Limits{}) })
+			}
+			wg.Wait()
+			won := -1
+			for i, err := range errs {
+				switch {
+				case err == nil && won >= 0:
+					t.Errorf("updates %d and %d both won", won, i)
+				case err == nil:
+					won = i
+				case fgs.ReasonOf(err) != fgs.RevisionConflict:
+					t.Errorf("UpdateFunction %d: %v, want a RevisionConflict", i, err)
+				}
+			}
+			got, err := s.Function(ctx, f.Key())
+			must(t, err)
+			if won < 0 || got.Description != fmt.Sprint(won) {
+				t.Errorf("stored description %q, winner %d", got.Description, won)
+			}
 		})
 		r.test(t, "NotFound", func(t *testing.T, s fgs.Store) {
 			ctx := t.Context()
@@ -310,7 +558,7 @@ func (r *runner) functions(t *testing.T) {
 				{Project: project2.ID, Package: "default", Name: "hello"},
 			} {
 				err := s.DeleteFunction(ctx, k)
-				wantErr(t, fmt.Sprintf("DeleteFunction(%+v)", k), err, fgs.NotFound, "FSS.1051", k.Name)
+				wantErr(t, fmt.Sprintf("DeleteFunction(%+v)", k), err, fgs.NotFound, fgs.FunctionNotFound, k.Name)
 			}
 			_, err := s.Function(ctx, fgs.Key{Project: project1.ID, Package: "default", Name: "hello"})
 			must(t, err)
@@ -513,9 +761,9 @@ func (r *runner) functions(t *testing.T) {
 				fns = append(fns, f)
 			}
 			err := s.CreateFunction(ctx, function(project1.ID, "default", "f3", 1, "d"), lim)
-			wantErr(t, "CreateFunction(4th)", err, fgs.Quota, "FSS.1041", "f3")
+			wantErr(t, "CreateFunction(4th)", err, fgs.Quota, fgs.TooManyFunctions, "f3")
 			_, err = s.Function(ctx, fgs.Key{Project: project1.ID, Package: "default", Name: "f3"})
-			wantErr(t, "Function(refused)", err, fgs.NotFound, "FSS.1051")
+			wantErr(t, "Function(refused)", err, fgs.NotFound, fgs.FunctionNotFound)
 			// Other projects have their own count.
 			must(t, s.CreateFunction(ctx, function(project2.ID, "default", "f3", 1, "d"), lim))
 			// Updates are not counted.
@@ -524,10 +772,10 @@ func (r *runner) functions(t *testing.T) {
 			must(t, s.DeleteFunction(ctx, fns[0].Key()))
 			must(t, s.CreateFunction(ctx, function(project1.ID, "default", "f3", 1, "d"), lim))
 			err = s.CreateFunction(ctx, function(project1.ID, "default", "f4", 1, "d"), lim)
-			wantErr(t, "CreateFunction(4th again)", err, fgs.Quota, "FSS.1041", "f4")
+			wantErr(t, "CreateFunction(4th again)", err, fgs.Quota, fgs.TooManyFunctions, "f4")
 			// A project already over a lowered limit stays refused.
 			err = s.CreateFunction(ctx, function(project1.ID, "default", "f4", 1, "d"), fgs.Limits{MaxFunctions: 1})
-			wantErr(t, "CreateFunction(over lowered limit)", err, fgs.Quota, "FSS.1041")
+			wantErr(t, "CreateFunction(over lowered limit)", err, fgs.Quota, fgs.TooManyFunctions)
 		})
 		r.test(t, "CodeBytes", func(t *testing.T, s fgs.Store) {
 			ctx := t.Context()
@@ -536,13 +784,13 @@ func (r *runner) functions(t *testing.T) {
 			must(t, s.CreateFunction(ctx, function(project1.ID, "default", "a", 60, "a"), lim))
 			must(t, s.CreateFunction(ctx, function(project1.ID, "default", "b", 40, "b"), lim)) // exactly the limit
 			err := s.CreateFunction(ctx, function(project1.ID, "default", "c", 1, "c"), lim)
-			wantErr(t, "CreateFunction(over)", err, fgs.Quota, "FSS.1042", "c")
+			wantErr(t, "CreateFunction(over)", err, fgs.Quota, fgs.CodeQuotaExceeded, "c")
 			// Empty code fits in a full project.
 			must(t, s.CreateFunction(ctx, function(project1.ID, "default", "empty", 0, "e"), lim))
 			// Other projects have their own bytes.
 			must(t, s.CreateFunction(ctx, function(project2.ID, "default", "c", 100, "c"), lim))
 			err = s.CreateFunction(ctx, function(project3.ID, "default", "big", 101, "big"), lim)
-			wantErr(t, "CreateFunction(alone over)", err, fgs.Quota, "FSS.1042", "big")
+			wantErr(t, "CreateFunction(alone over)", err, fgs.Quota, fgs.CodeQuotaExceeded, "big")
 		})
 		r.test(t, "Unlimited", func(t *testing.T, s fgs.Store) {
 			tenants(t, s)
@@ -571,8 +819,9 @@ func (r *runner) functions(t *testing.T) {
 			must(t, s.UpdateFunction(ctx, a, lim))
 			// 70+30 -> 71+30: over.
 			grown := function(project1.ID, "default", "a", 71, "a3")
+			grown.Revision = a.Revision
 			err := s.UpdateFunction(ctx, grown, lim)
-			wantErr(t, "UpdateFunction(over)", err, fgs.Quota, "FSS.1042", "a")
+			wantErr(t, "UpdateFunction(over)", err, fgs.Quota, fgs.CodeQuotaExceeded, "a")
 			got, err := s.Function(ctx, a.Key())
 			must(t, err)
 			same(t, "Function after refused update", a, got)
@@ -582,8 +831,10 @@ func (r *runner) functions(t *testing.T) {
 			must(t, s.UpdateFunction(ctx, a, fgs.Limits{MaxCodeBytes: 10}))
 			a.Description = "same size"
 			must(t, s.UpdateFunction(ctx, a, fgs.Limits{MaxCodeBytes: 10}))
-			err = s.UpdateFunction(ctx, function(project1.ID, "default", "a", 61, "a5"), fgs.Limits{MaxCodeBytes: 10})
-			wantErr(t, "UpdateFunction(grow over lowered limit)", err, fgs.Quota, "FSS.1042")
+			grown = function(project1.ID, "default", "a", 61, "a5")
+			grown.Revision = a.Revision
+			err = s.UpdateFunction(ctx, grown, fgs.Limits{MaxCodeBytes: 10})
+			wantErr(t, "UpdateFunction(grow over lowered limit)", err, fgs.Quota, fgs.CodeQuotaExceeded)
 			u, err := s.Usage(ctx, project1.ID)
 			must(t, err)
 			same(t, "Usage", fgs.Usage{Functions: 2, CodeBytes: 90}, u)
@@ -606,7 +857,7 @@ func (r *runner) functions(t *testing.T) {
 				switch {
 				case err == nil:
 					ok++
-				case fgs.Is(err, fgs.Quota) && fgs.CodeOf(err) == "FSS.1041":
+				case fgs.Is(err, fgs.Quota) && fgs.ReasonOf(err) == fgs.TooManyFunctions:
 				default:
 					t.Errorf("CreateFunction %d: %v", i, err)
 				}
@@ -634,7 +885,7 @@ func (r *runner) functions(t *testing.T) {
 				switch {
 				case err == nil:
 					ok++
-				case fgs.Is(err, fgs.Quota) && fgs.CodeOf(err) == "FSS.1042":
+				case fgs.Is(err, fgs.Quota) && fgs.ReasonOf(err) == fgs.CodeQuotaExceeded:
 				default:
 					t.Errorf("CreateFunction %d: %v", i, err)
 				}

@@ -7,9 +7,9 @@
 // every implementation behaves alike:
 //
 //   - Missing tenant records (domain, project, user, credential) are
-//     NotFound with code FSS.0404, whether read, deleted, or referenced
+//     NotFound, whether read, deleted, or referenced
 //     by a write (a project's domain, a credential's or a function's
-//     project). Missing functions are NotFound with FSS.1051.
+//     project). Missing functions are NotFound with reason FunctionNotFound.
 //   - The Put methods are upserts and never fail with Exists; replacing
 //     a project keeps its credentials and functions.
 //   - Times come back in UTC, equal to what was stored to at least the
@@ -87,18 +87,18 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// wantErr checks that err is an *fgs.Error of kind with FSS code, whose
+// wantErr checks that err is an *fgs.Error of kind with reason, whose
 // client message is set and contains each of the strings in mention.
-func wantErr(t *testing.T, what string, err error, kind fgs.Kind, code string, mention ...string) {
+func wantErr(t *testing.T, what string, err error, kind fgs.Kind, reason fgs.Reason, mention ...string) {
 	t.Helper()
 	if err == nil {
-		t.Fatalf("%s: no error, want %v %s", what, kind, code)
+		t.Fatalf("%s: no error, want %v %v", what, kind, reason)
 	}
 	if got := fgs.KindOf(err); got != kind {
 		t.Errorf("%s: error kind %v, want %v (%v)", what, got, kind, err)
 	}
-	if got := fgs.CodeOf(err); got != code {
-		t.Errorf("%s: error code %q, want %q (%v)", what, got, code, err)
+	if got := fgs.ReasonOf(err); got != reason {
+		t.Errorf("%s: error reason %q, want %q (%v)", what, got, reason, err)
 	}
 	msg := fgs.MessageOf(err)
 	if msg == "" {

@@ -76,7 +76,7 @@ func (r *runner) tenants(t *testing.T) {
 			must(t, err)
 			same(t, "DomainByName", d, got)
 			_, err = s.DomainByName(ctx, domain1.Name)
-			wantErr(t, "DomainByName(old name)", err, fgs.NotFound, "FSS.0404", domain1.Name)
+			wantErr(t, "DomainByName(old name)", err, fgs.NotFound, fgs.NoReason, domain1.Name)
 			// What hangs off the domain is untouched.
 			ps, err := s.Projects(ctx, d.ID)
 			must(t, err)
@@ -89,16 +89,16 @@ func (r *runner) tenants(t *testing.T) {
 		r.test(t, "NotFound", func(t *testing.T, s fgs.Store) {
 			must(t, s.PutDomain(t.Context(), domain1))
 			_, err := s.Domain(t.Context(), "nope")
-			wantErr(t, "Domain", err, fgs.NotFound, "FSS.0404", "nope")
+			wantErr(t, "Domain", err, fgs.NotFound, fgs.NoReason, "nope")
 		})
 	})
 	group(t, "DomainByName", func(t *testing.T) {
 		r.test(t, "NotFound", func(t *testing.T, s fgs.Store) {
 			must(t, s.PutDomain(t.Context(), domain1))
 			_, err := s.DomainByName(t.Context(), "initech")
-			wantErr(t, "DomainByName", err, fgs.NotFound, "FSS.0404", "initech")
+			wantErr(t, "DomainByName", err, fgs.NotFound, fgs.NoReason, "initech")
 			_, err = s.DomainByName(t.Context(), domain1.ID)
-			wantErr(t, "DomainByName(an ID)", err, fgs.NotFound, "FSS.0404")
+			wantErr(t, "DomainByName(an ID)", err, fgs.NotFound, fgs.NoReason)
 		})
 	})
 
@@ -139,16 +139,16 @@ func (r *runner) tenants(t *testing.T) {
 			p := project1
 			p.Domain = "nope"
 			err := s.PutProject(t.Context(), p)
-			wantErr(t, "PutProject", err, fgs.NotFound, "FSS.0404", "nope")
+			wantErr(t, "PutProject", err, fgs.NotFound, fgs.NoReason, "nope")
 			_, err = s.Project(t.Context(), p.ID)
-			wantErr(t, "Project", err, fgs.NotFound, "FSS.0404")
+			wantErr(t, "Project", err, fgs.NotFound, fgs.NoReason)
 		})
 	})
 	group(t, "Project", func(t *testing.T) {
 		r.test(t, "NotFound", func(t *testing.T, s fgs.Store) {
 			tenants(t, s)
 			_, err := s.Project(t.Context(), "nope")
-			wantErr(t, "Project", err, fgs.NotFound, "FSS.0404", "nope")
+			wantErr(t, "Project", err, fgs.NotFound, fgs.NoReason, "nope")
 		})
 	})
 	group(t, "Projects", func(t *testing.T) {
@@ -202,10 +202,10 @@ func (r *runner) tenants(t *testing.T) {
 			must(t, s.DeleteProject(ctx, project1.ID))
 
 			_, err := s.Project(ctx, project1.ID)
-			wantErr(t, "Project", err, fgs.NotFound, "FSS.0404")
+			wantErr(t, "Project", err, fgs.NotFound, fgs.NoReason)
 			for _, ak := range []string{"AK1", "AK2"} {
 				_, err = s.Credential(ctx, ak)
-				wantErr(t, "Credential("+ak+")", err, fgs.NotFound, "FSS.0404")
+				wantErr(t, "Credential("+ak+")", err, fgs.NotFound, fgs.NoReason)
 			}
 			cs, err := s.Credentials(ctx, project1.ID)
 			must(t, err)
@@ -213,7 +213,7 @@ func (r *runner) tenants(t *testing.T) {
 				t.Errorf("Credentials(deleted project) = %v", cs)
 			}
 			_, err = s.Function(ctx, fgs.Key{Project: project1.ID, Package: "default", Name: "a"})
-			wantErr(t, "Function", err, fgs.NotFound, "FSS.1051")
+			wantErr(t, "Function", err, fgs.NotFound, fgs.FunctionNotFound)
 			fns, more, err := s.ListFunctions(ctx, fgs.ListQuery{Project: project1.ID, Limit: 10})
 			must(t, err)
 			if len(fns) != 0 || more {
@@ -246,7 +246,7 @@ func (r *runner) tenants(t *testing.T) {
 		r.test(t, "NotFound", func(t *testing.T, s fgs.Store) {
 			tenants(t, s)
 			err := s.DeleteProject(t.Context(), "nope")
-			wantErr(t, "DeleteProject", err, fgs.NotFound, "FSS.0404", "nope")
+			wantErr(t, "DeleteProject", err, fgs.NotFound, fgs.NoReason, "nope")
 		})
 	})
 
@@ -306,7 +306,7 @@ func (r *runner) tenants(t *testing.T) {
 			u := user("alice")
 			u.Domain = "nope"
 			err := s.PutUser(t.Context(), u)
-			wantErr(t, "PutUser", err, fgs.NotFound, "FSS.0404", "nope")
+			wantErr(t, "PutUser", err, fgs.NotFound, fgs.NoReason, "nope")
 		})
 	})
 	group(t, "User", func(t *testing.T) {
@@ -315,9 +315,9 @@ func (r *runner) tenants(t *testing.T) {
 			tenants(t, s)
 			must(t, s.PutUser(ctx, user("alice")))
 			_, err := s.User(ctx, domain1.ID, "bob")
-			wantErr(t, "User(bob)", err, fgs.NotFound, "FSS.0404", "bob")
+			wantErr(t, "User(bob)", err, fgs.NotFound, fgs.NoReason, "bob")
 			_, err = s.User(ctx, domain2.ID, "alice")
-			wantErr(t, "User(other domain)", err, fgs.NotFound, "FSS.0404", "alice")
+			wantErr(t, "User(other domain)", err, fgs.NotFound, fgs.NoReason, "alice")
 		})
 	})
 
@@ -374,9 +374,9 @@ func (r *runner) tenants(t *testing.T) {
 		r.test(t, "MissingProject", func(t *testing.T, s fgs.Store) {
 			tenants(t, s)
 			err := s.PutCredential(t.Context(), permanent("AK1", "nope"))
-			wantErr(t, "PutCredential", err, fgs.NotFound, "FSS.0404", "nope")
+			wantErr(t, "PutCredential", err, fgs.NotFound, fgs.NoReason, "nope")
 			_, err = s.Credential(t.Context(), "AK1")
-			wantErr(t, "Credential", err, fgs.NotFound, "FSS.0404")
+			wantErr(t, "Credential", err, fgs.NotFound, fgs.NoReason)
 		})
 	})
 	group(t, "Credential", func(t *testing.T) {
@@ -385,9 +385,9 @@ func (r *runner) tenants(t *testing.T) {
 			tenants(t, s)
 			must(t, s.PutCredential(ctx, permanent("AK1", project1.ID)))
 			_, err := s.Credential(ctx, "AK2")
-			wantErr(t, "Credential", err, fgs.NotFound, "FSS.0404", "AK2")
+			wantErr(t, "Credential", err, fgs.NotFound, fgs.NoReason, "AK2")
 			_, err = s.Credential(ctx, "ak1")
-			wantErr(t, "Credential(other case)", err, fgs.NotFound, "FSS.0404")
+			wantErr(t, "Credential(other case)", err, fgs.NotFound, fgs.NoReason)
 		})
 	})
 	group(t, "Credentials", func(t *testing.T) {
@@ -425,18 +425,18 @@ func (r *runner) tenants(t *testing.T) {
 			must(t, s.PutCredential(ctx, permanent("AK2", project1.ID)))
 			must(t, s.DeleteCredential(ctx, "AK1"))
 			_, err := s.Credential(ctx, "AK1")
-			wantErr(t, "Credential", err, fgs.NotFound, "FSS.0404")
+			wantErr(t, "Credential", err, fgs.NotFound, fgs.NoReason)
 			_, err = s.Credential(ctx, "AK2")
 			must(t, err)
 			err = s.DeleteCredential(ctx, "AK1")
-			wantErr(t, "DeleteCredential(again)", err, fgs.NotFound, "FSS.0404", "AK1")
+			wantErr(t, "DeleteCredential(again)", err, fgs.NotFound, fgs.NoReason, "AK1")
 			_, err = s.Project(ctx, project1.ID)
 			must(t, err)
 		})
 		r.test(t, "NotFound", func(t *testing.T, s fgs.Store) {
 			tenants(t, s)
 			err := s.DeleteCredential(t.Context(), "nope")
-			wantErr(t, "DeleteCredential", err, fgs.NotFound, "FSS.0404", "nope")
+			wantErr(t, "DeleteCredential", err, fgs.NotFound, fgs.NoReason, "nope")
 		})
 	})
 
