@@ -56,7 +56,6 @@ func New(st fgs.Store, ttl time.Duration) *Store {
 // rare: it only happens with more active keys than this within a TTL).
 const maxEntries = 10000
 
-
 // get returns a fresh cached value and the generation to fill with.
 func get[K comparable, T any](s *Store, m map[K]entry[T], k K) (T, bool, uint64) {
 	s.mu.Lock()
