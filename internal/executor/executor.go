@@ -116,14 +116,22 @@ func New(opt Options) (*Executor, error) {
 	for _, d := range old {
 		os.RemoveAll(d)
 	}
-	cc, err := newCodeCache(filepath.Join(opt.RunDir, "code"), opt.Code)
+	cc, trash, err := newCodeCache(filepath.Join(opt.RunDir, "code"), opt.Code)
 	if err != nil {
 		return nil, err
 	}
 	e := &Executor{opt: opt, code: cc, logger: opt.Logger, pools: map[poolKey]*pool{},
 		generic: map[runtime.Kind][]*instance{}, stop: make(chan struct{})}
-	e.wg.Add(1)
+	e.wg.Add(2)
 	go e.reaper()
+	go func() {
+		defer e.wg.Done()
+		for _, d := range trash {
+			if err := removeTree(d, e.stop); err != nil {
+				e.logger.Warn("could not remove code unpacked by an earlier run", "err", err)
+			}
+		}
+	}()
 	e.refillGeneric()
 	return e, nil
 }
