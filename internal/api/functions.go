@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/openfgs/openfgs/internal/codepkg"
 	"github.com/openfgs/openfgs/internal/fgs"
 )
 
@@ -197,7 +198,11 @@ func (s *Server) acceptCode(runtime, handler string, b codeBody) (pkg, error) {
 		if len(data) > maxCodeBytes {
 			return pkg{}, fgs.Errorf(fgs.TooLarge, "FSS.1071", "the code package is %d bytes; at most 50 MB is allowed", len(data))
 		}
-		if _, err := zip.NewReader(bytes.NewReader(data), int64(len(data))); err != nil {
+		if ct == "zip" {
+			if _, err := codepkg.Inspect(data, codepkg.DefaultLimits); err != nil {
+				return pkg{}, err
+			}
+		} else if _, err := zip.NewReader(bytes.NewReader(data), int64(len(data))); err != nil {
 			return pkg{}, invalid("FSS.1011", "the code package is not a valid %s archive: %v", ct, err)
 		}
 	}
