@@ -157,3 +157,18 @@ func TestRemoveTree_Stops(t *testing.T) {
 		t.Errorf("removeTree left %s: %v", dir, err)
 	}
 }
+
+// Why a node cannot run functions names host folders: the client gets a
+// 503 that says where to look, and the cause stays in the error for the
+// log.
+func TestExecutor_UnavailableHidesCause(t *testing.T) {
+	cause := errors.New("functions cannot run from data dir /root/secret/fgs-data: folder /root is closed")
+	h := newHarness(t, Options{Unavailable: cause}, echo)
+	_, err := h.invoke(t, "1")
+	if fgs.CodeOf(err) != "FSS.0503" || !errors.Is(err, cause) {
+		t.Fatalf("Invoke = %v, want FSS.0503 wrapping the cause", err)
+	}
+	if msg := fgs.MessageOf(err); strings.Contains(msg, "/root") {
+		t.Errorf("client message %q names a host path", msg)
+	}
+}

@@ -29,8 +29,9 @@ var _ fgs.Invoker = (*Executor)(nil)
 
 // Options configure an Executor.
 type Options struct {
-	// RunDir holds unpacked code and instance folders. It and its parents
-	// must be searchable by others (sandboxes bind folders from it).
+	// RunDir holds unpacked code and instance folders, which sandboxes
+	// bind read-only (the supervisor opens them, so RunDir's parents may
+	// be closed to others).
 	RunDir string
 	Code   fgs.CodeStore
 	Logs   *logs.Store
@@ -171,7 +172,9 @@ func (e *Executor) Runtimes() []string {
 func (e *Executor) Invoke(ctx context.Context, req *fgs.Invocation) (*fgs.InvocationResult, error) {
 	f := req.Function
 	if e.opt.Unavailable != nil {
-		return nil, fgs.Errorf(fgs.Unavailable, "FSS.0503", "%v", e.opt.Unavailable)
+		// The cause names host folders: it is logged, not sent.
+		return nil, fgs.E("executor.Invoke", fgs.Unavailable, fgs.Code("FSS.0503"),
+			fgs.Msg("this node cannot run functions; the server's log says why"), e.opt.Unavailable)
 	}
 	kind := e.opt.Kinds[f.Runtime]
 	if kind == nil {
