@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,5 +171,20 @@ func TestExecutor_UnavailableHidesCause(t *testing.T) {
 	}
 	if msg := fgs.MessageOf(err); strings.Contains(msg, "/root") {
 		t.Errorf("client message %q names a host path", msg)
+	}
+}
+
+// A runtime's reason for being unavailable may name the run dir; clients
+// see it replaced.
+func TestExecutor_UnavailableRuntimeHidesRunDir(t *testing.T) {
+	h := newHarness(t, Options{}, echo)
+	h.kind.availErr = fmt.Errorf("java: cannot compile %s/runtime/java/Bootstrap.java", h.e.opt.RunDir)
+	_, err := h.invoke(t, "1")
+	msg := fgs.MessageOf(err)
+	if fgs.CodeOf(err) != "FSS.0503" || !strings.Contains(msg, "<run dir>/runtime/java") {
+		t.Fatalf("Invoke = %v (message %q), want FSS.0503 naming <run dir>", err, msg)
+	}
+	if strings.Contains(msg, h.e.opt.RunDir) {
+		t.Errorf("client message %q names the run dir", msg)
 	}
 }

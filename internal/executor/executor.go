@@ -181,7 +181,11 @@ func (e *Executor) Invoke(ctx context.Context, req *fgs.Invocation) (*fgs.Invoca
 		return nil, e.unavailable(f.Runtime)
 	}
 	if err := kind.Available(f.Runtime); err != nil {
-		return nil, fgs.Errorf(fgs.Unavailable, "FSS.0503", "runtime %s is not available on this node: %v", f.Runtime, err)
+		// Why may name the run dir (a JDK that could not compile the
+		// bootstrap there): clients see it as <run dir>.
+		why := strings.ReplaceAll(err.Error(), e.opt.RunDir, "<run dir>")
+		return nil, fgs.E("executor.Invoke", fgs.Unavailable, fgs.Code("FSS.0503"),
+			fgs.Msg(fmt.Sprintf("runtime %s is not available on this node: %s", f.Runtime, why)), err)
 	}
 	if f.StrategyConfig.Concurrency == 0 {
 		return nil, fgs.Errorf(fgs.Forbidden, "FSS.0403", "function %s is disabled: its maximum instances is 0", f.Name)
