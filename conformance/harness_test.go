@@ -108,6 +108,9 @@ type serverOpts struct {
 	QuotaFunctions  int      // --quota-functions
 	QuotaCodeSizeMB int      // --quota-code-size
 	Extra           []string // more flags, appended as given (e.g. "--idle-timeout", "1s")
+	// DataDir, when set, is the --data-dir, used as it is; otherwise a
+	// fresh t.TempDir whose folders are opened to others (mode 0711).
+	DataDir string
 }
 
 // Server is one fgs process on its own data directory and port.
@@ -161,7 +164,7 @@ func startServer(t *testing.T, opts serverOpts) *Server {
 		t.Fatal("fgs binary not built (TestMain did not run)")
 	}
 	s := &Server{
-		DataDir:  t.TempDir(),
+		DataDir:  opts.DataDir,
 		Region:   opts.Region,
 		AK:       randomAK(),
 		SK:       randomToken(40),
@@ -172,10 +175,14 @@ func startServer(t *testing.T, opts serverOpts) *Server {
 	if s.Region == "" {
 		s.Region = defaultRegion
 	}
-	// Functions run as an unprivileged uid that must be able to reach
-	// their code under the data directory (t.TempDir makes 0700 folders).
-	os.Chmod(filepath.Dir(s.DataDir), 0o711)
-	os.Chmod(s.DataDir, 0o711)
+	if s.DataDir == "" {
+		// Functions run as an unprivileged uid. The server opens their
+		// code for them, but a data dir that others can search is what
+		// most installations have (t.TempDir makes 0700 folders).
+		s.DataDir = t.TempDir()
+		os.Chmod(filepath.Dir(s.DataDir), 0o711)
+		os.Chmod(s.DataDir, 0o711)
+	}
 	s.Addr = freeAddr(t)
 	s.URL = "http://" + s.Addr
 	s.args = []string{"server", "--listen", s.Addr, "--data-dir", s.DataDir}

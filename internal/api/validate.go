@@ -153,9 +153,12 @@ func validateUserData(field, s string) error {
 	if len(m) > 20 {
 		return invalid("FSS.1017", "%s has %d items; at most 20 are allowed", field, len(m))
 	}
-	for k := range m {
+	for k, v := range m {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			return invalid("FSS.1009", "%s has an invalid variable name %q", field, trimForMsg(k))
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			return invalid("FSS.1009", "%s: the value of %q has a NUL character, which an environment variable cannot hold", field, trimForMsg(k))
 		}
 	}
 	return nil

@@ -57,8 +57,10 @@ func newLogger(level string, w interface{ Write([]byte) (int, error) }) *slog.Lo
 }
 
 // newExecutor sets up running functions. Sandboxes bind folders of the
-// run dir, so the data dir becomes searchable (not readable) by others;
-// its secrets are files of mode 0600.
+// run dir. The supervisor opens them, so the data dir's parents may be
+// closed to others; the data dir itself is made searchable (not
+// readable) by others for kernels where sandboxes bind by path (see
+// sandbox.Reachable). Its secrets are files of mode 0600.
 func newExecutor(cfg config.Server, dir string, code fgs.CodeStore, logStore *logs.Store, gov *procs.Governor, logger *slog.Logger) (*executor.Executor, error) {
 	if err := os.Chmod(dir, 0o711); err != nil {
 		return nil, err
@@ -85,7 +87,7 @@ func newExecutor(cfg config.Server, dir string, code fgs.CodeStore, logStore *lo
 	}
 	if err := sandbox.Supported(); err != nil {
 		opt.Unavailable = fmt.Errorf("this node cannot sandbox functions: %w", err)
-	} else if err := searchable(runDir); err != nil {
+	} else if err := sandbox.Reachable(runDir); err != nil {
 		opt.Unavailable = fmt.Errorf("functions cannot run from data dir %s: %w", dir, err)
 	}
 	if opt.Unavailable != nil {
@@ -106,24 +108,6 @@ func newExecutor(cfg config.Server, dir string, code fgs.CodeStore, logStore *lo
 	slices.Sort(lacks)
 	logger.Info("runtimes", "serves", strings.Join(serves, ","), "unavailable", strings.Join(lacks, ","))
 	return ex, nil
-}
-
-// searchable checks that every folder from dir up to / can be searched
-// by others: sandboxed instances run as an unprivileged uid and bind code
-// folders from under dir.
-func searchable(dir string) error {
-	for d := dir; ; d = filepath.Dir(d) {
-		st, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		if st.Mode().Perm()&0o001 == 0 {
-			return fmt.Errorf("folder %s (mode %v) is not searchable by others, and sandboxed functions must reach their code through it: chmod o+x %s, or use a --data-dir elsewhere", d, st.Mode().Perm(), d)
-		}
-		if d == "/" {
-			return nil
-		}
-	}
 }
 
 // setProcs sets how many cores the server's Go code may use at once: n

@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
@@ -9,20 +8,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/openfgs/openfgs/internal/codepkg"
 	"github.com/openfgs/openfgs/internal/fgs"
-)
-
-// Limits on what a code package may unpack to (FunctionGraph: 1.5 GB
-// unzipped).
-const (
-	maxUnpackedBytes = 1500 << 20
-	maxUnpackedFiles = 50000
 )
 
 // codeCache unpacks each code package once into <dir>/<digest>, a folder
@@ -44,27 +36,28 @@ type unpacking struct {
 	err  error
 }
 
-func newCodeCache(dir string, code fgs.CodeStore) (*codeCache, error) {
-	if err := os.MkdirAll(dir, 0o711); err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(dir, 0o711); err != nil {
-		return nil, err
-	}
-	// Leftovers of unpackings a crash interrupted.
-	tmps, _ := filepath.Glob(filepath.Join(dir, "tmp-*"))
-	for _, t := range tmps {
-		os.RemoveAll(t)
-	}
-	c := &codeCache{dir: dir, code: code, pending: map[string]*unpacking{}, refs: map[string]int{}, used: map[string]time.Time{}}
-	// Packages unpacked by an earlier run start their clock now.
-	ents, _ := os.ReadDir(dir)
-	for _, e := range ents {
-		if e.IsDir() && len(e.Name()) == 128 {
-			c.used[e.Name()] = time.Now()
+// newCodeCache opens the cache in dir. Whatever an earlier run left
+// there (unpacked packages, interrupted unpackings) is moved aside at
+// once and returned as trash, for the caller to remove in the background:
+// it may hold packages unpacked under other limits or by functions that
+// no longer exist, and unpacking again costs only a cold start.
+func newCodeCache(dir string, code fgs.CodeStore) (c *codeCache, trash []string, err error) {
+	const op = "executor.newCodeCache"
+	if _, err := os.Stat(dir); err == nil {
+		old := fmt.Sprintf("%s.old-%d", dir, time.Now().UnixNano())
+		if err := os.Rename(dir, old); err != nil {
+			return nil, nil, fgs.E(op, err)
 		}
 	}
-	return c, nil
+	trash, _ = filepath.Glob(dir + ".old-*")
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return nil, nil, fgs.E(op, err)
+	}
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return nil, nil, fgs.E(op, err)
+	}
+	c = &codeCache{dir: dir, code: code, pending: map[string]*unpacking{}, refs: map[string]int{}, used: map[string]time.Time{}}
+	return c, trash, nil
 }
 
 // acquire and release count the instances that bind a package's folder,
@@ -136,6 +129,7 @@ func (c *codeCache) Dir(ctx context.Context, f *fgs.Function) (string, error) {
 }
 
 func (c *codeCache) unpack(ctx context.Context, f *fgs.Function, final string) error {
+	const op = "executor.unpack"
 	rc, err := c.code.Open(ctx, f.Digest)
 	if err != nil {
 		return err
@@ -143,15 +137,15 @@ func (c *codeCache) unpack(ctx context.Context, f *fgs.Function, final string) e
 	data, err := io.ReadAll(rc)
 	rc.Close()
 	if err != nil {
-		return fgs.E("executor.unpack", err)
+		return fgs.E(op, err)
 	}
 	tmp, err := os.MkdirTemp(c.dir, "tmp-")
 	if err != nil {
-		return fgs.E("executor.unpack", err)
+		return fgs.E(op, err)
 	}
 	defer os.RemoveAll(tmp)
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
+		return fgs.E(op, err)
 	}
 	execName := map[string]bool{"bootstrap": true}
 	if f.Runtime == "Go1.x" {
@@ -159,11 +153,18 @@ func (c *codeCache) unpack(ctx context.Context, f *fgs.Function, final string) e
 	}
 	isZip := bytes.HasPrefix(data, []byte("PK\x03\x04")) || bytes.HasPrefix(data, []byte("PK\x05\x06"))
 	switch {
-	case f.CodeType == "jar" || !isZip:
+	case f.CodeType == "zip" || f.CodeType != "jar" && isZip:
+		// The limits the API checked when it accepted the package, again
+		// while writing: a package accepted before they existed, or one
+		// whose headers lie, stops at them.
+		if _, err := codepkg.Extract(ctx, tmp, data, codepkg.DefaultLimits, func(name string) bool { return execName[name] }); err != nil {
+			return err
+		}
+	default:
 		// A jar stays a jar (it goes on the classpath); inline source is
 		// one file.
 		name := f.CodeFilename
-		if name == "" || strings.ContainsAny(name, "/\\") {
+		if name == "" || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." {
 			name = "index"
 		}
 		mode := os.FileMode(0o644)
@@ -171,84 +172,60 @@ func (c *codeCache) unpack(ctx context.Context, f *fgs.Function, final string) e
 			mode = 0o755
 		}
 		if err := os.WriteFile(filepath.Join(tmp, name), data, mode); err != nil {
-			return fgs.E("executor.unpack", err)
+			return fgs.E(op, err)
 		}
-	default:
-		if err := unzipTo(tmp, data, execName); err != nil {
-			return err
+		if err := os.Chmod(filepath.Join(tmp, name), mode); err != nil {
+			return fgs.E(op, err)
 		}
 	}
 	if err := os.Rename(tmp, final); err != nil && !errors.Is(err, fs.ErrExist) {
 		if _, statErr := os.Stat(final); statErr != nil {
-			return fgs.E("executor.unpack", err)
+			return fgs.E(op, err)
 		}
 	}
 	return nil
 }
 
-// unzipTo unpacks a ZIP archive into dir, refusing entries that would
-// escape it, links, and archives that unpack past the limits.
-func unzipTo(dir string, data []byte, execName map[string]bool) error {
-	bad := func(format string, args ...any) error {
-		return fgs.Errorf(fgs.Invalid, fgs.BadCodeEncoding, "the code package cannot be unpacked: "+format, args...)
+// removeTree removes dir and everything under it, like os.RemoveAll,
+// but gives up (leaving the rest for the next start) once stop is closed,
+// so that removing a large tree never holds up a shutdown.
+func removeTree(dir string, stop <-chan struct{}) error {
+	select {
+	case <-stop:
+		return nil
+	default:
 	}
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return bad("%v", err)
-	}
-	if len(zr.File) > maxUnpackedFiles {
-		return bad("it has %d entries; at most %d are allowed", len(zr.File), maxUnpackedFiles)
-	}
-	var total int64
-	for _, zf := range zr.File {
-		name := path.Clean(strings.ReplaceAll(zf.Name, "\\", "/"))
-		if name == "." || strings.HasPrefix(name, "../") || name == ".." || path.IsAbs(name) {
-			return bad("entry %q is outside the package", zf.Name)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
 		}
-		dst := filepath.Join(dir, filepath.FromSlash(name))
-		mode := zf.Mode()
-		switch {
-		case mode.IsDir():
-			if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, e := range ents {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		p := filepath.Join(dir, e.Name())
+		if e.IsDir() {
+			if err := removeTree(p, stop); err != nil {
 				return err
 			}
 			continue
-		case mode&fs.ModeSymlink != 0:
-			return bad("entry %q is a symbolic link; links are not allowed", zf.Name)
-		case !mode.IsRegular():
-			return bad("entry %q is not a regular file", zf.Name)
 		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		perm := os.FileMode(0o644)
-		if mode.Perm()&0o111 != 0 || execName[name] {
-			perm = 0o755
-		}
-		rc, err := zf.Open()
-		if err != nil {
-			return bad("entry %q: %v", zf.Name, err)
-		}
-		out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-		if err != nil {
-			rc.Close()
-			return bad("entry %q: %v", zf.Name, err)
-		}
-		n, err := io.Copy(out, io.LimitReader(rc, maxUnpackedBytes-total+1))
-		rc.Close()
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return bad("entry %q: %v", zf.Name, err)
-		}
-		if total += n; total > maxUnpackedBytes {
-			return bad("it unpacks to more than %d MB", maxUnpackedBytes>>20)
-		}
-		// The umask may have narrowed the mode.
-		if err := os.Chmod(dst, perm); err != nil {
-			return err
-		}
+	}
+	select {
+	case <-stop:
+		return nil
+	default:
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	return nil
 }

@@ -29,8 +29,9 @@ var _ fgs.Invoker = (*Executor)(nil)
 
 // Options configure an Executor.
 type Options struct {
-	// RunDir holds unpacked code and instance folders. It and its parents
-	// must be searchable by others (sandboxes bind folders from it).
+	// RunDir holds unpacked code and instance folders, which sandboxes
+	// bind read-only (the supervisor opens them, so RunDir's parents may
+	// be closed to others).
 	RunDir string
 	Code   fgs.CodeStore
 	Logs   *logs.Store
@@ -116,14 +117,22 @@ func New(opt Options) (*Executor, error) {
 	for _, d := range old {
 		os.RemoveAll(d)
 	}
-	cc, err := newCodeCache(filepath.Join(opt.RunDir, "code"), opt.Code)
+	cc, trash, err := newCodeCache(filepath.Join(opt.RunDir, "code"), opt.Code)
 	if err != nil {
 		return nil, err
 	}
 	e := &Executor{opt: opt, code: cc, logger: opt.Logger, pools: map[poolKey]*pool{},
 		generic: map[runtime.Kind][]*instance{}, stop: make(chan struct{})}
-	e.wg.Add(1)
+	e.wg.Add(2)
 	go e.reaper()
+	go func() {
+		defer e.wg.Done()
+		for _, d := range trash {
+			if err := removeTree(d, e.stop); err != nil {
+				e.logger.Warn("could not remove code unpacked by an earlier run", "err", err)
+			}
+		}
+	}()
 	e.refillGeneric()
 	return e, nil
 }
@@ -163,14 +172,20 @@ func (e *Executor) Runtimes() []string {
 func (e *Executor) Invoke(ctx context.Context, req *fgs.Invocation) (*fgs.InvocationResult, error) {
 	f := req.Function
 	if e.opt.Unavailable != nil {
-		return nil, fgs.Errorf(fgs.Unavailable, fgs.NoReason, "%v", e.opt.Unavailable)
+		// The cause names host folders: it is logged, not sent.
+		return nil, fgs.E("executor.Invoke", fgs.Unavailable,
+			fgs.Msg("this node cannot run functions; the server's log says why"), e.opt.Unavailable)
 	}
 	kind := e.opt.Kinds[f.Runtime]
 	if kind == nil {
 		return nil, e.unavailable(f.Runtime)
 	}
 	if err := kind.Available(f.Runtime); err != nil {
-		return nil, fgs.Errorf(fgs.Unavailable, fgs.NoReason, "runtime %s is not available on this node: %v", f.Runtime, err)
+		// Why may name the run dir (a JDK that could not compile the
+		// bootstrap there): clients see it as <run dir>.
+		why := strings.ReplaceAll(err.Error(), e.opt.RunDir, "<run dir>")
+		return nil, fgs.E("executor.Invoke", fgs.Unavailable,
+			fgs.Msg(fmt.Sprintf("runtime %s is not available on this node: %s", f.Runtime, why)), err)
 	}
 	if f.StrategyConfig.Concurrency == 0 {
 		return nil, fgs.Errorf(fgs.Forbidden, fgs.NoReason, "function %s is disabled: its maximum instances is 0", f.Name)

@@ -51,11 +51,13 @@ type fakeKind struct {
 	generic bool
 	loads   atomic.Int64
 	loadErr error
-	mu      sync.Mutex
-	conns   []*fakeConn
+	// availErr is what Available answers.
+	availErr error
+	mu       sync.Mutex
+	conns    []*fakeConn
 }
 
-func (k *fakeKind) Available(string) error { return nil }
+func (k *fakeKind) Available(string) error { return k.availErr }
 func (k *fakeKind) Program(fn *runtime.Function) (runtime.Program, error) {
 	if fn == nil && !k.generic {
 		return runtime.Program{}, errors.New("no generic instances")

@@ -67,7 +67,7 @@ const (
 	BadPackageName            // a package (app) name breaks the naming rules
 	BadCodeType               // code_type missing, unknown or wrong for the runtime
 	CodeMissing               // no code was given, or it is empty
-	BadCodeEncoding           // the package is not valid base64 or not a valid archive
+	BadCodeEncoding           // the package is not valid base64 or a valid archive, or unpacks past the limits
 	BadCodeFilename           // code_filename is not a plain file name
 	CodeTooLarge              // the package is over its size limit
 	InlineCodeTooLarge        // inline code is over its size limit

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openfgs/openfgs/internal/codepkg"
 	"github.com/openfgs/openfgs/internal/fgs"
 )
 
@@ -101,7 +102,14 @@ func accept(runtime, handler string, c Code) (pkg, error) {
 		if len(data) > MaxCodeBytes {
 			return pkg{}, fgs.Errorf(fgs.TooLarge, fgs.CodeTooLarge, "the code package is %d bytes; at most 50 MB is allowed", len(data))
 		}
-		if _, err := zip.NewReader(bytes.NewReader(data), int64(len(data))); err != nil {
+		// A zip is unpacked for every instance: check now, without
+		// writing, that it unpacks within the limits. A jar goes on the
+		// class path as it is.
+		if ct == "zip" {
+			if _, err := codepkg.Inspect(data, codepkg.DefaultLimits); err != nil {
+				return pkg{}, err
+			}
+		} else if _, err := zip.NewReader(bytes.NewReader(data), int64(len(data))); err != nil {
 			return pkg{}, fgs.Errorf(fgs.Invalid, fgs.BadCodeEncoding, "the code package is not a valid %s archive: %v", ct, err)
 		}
 	}

@@ -30,10 +30,15 @@
 // set and no supplementary groups. Nested user namespaces are disabled
 // inside the sandbox (user.max_user_namespaces = 0 for its namespace).
 //
-// Init binds the code folder and other read-only sources by path inside its
-// own mount namespace (the kernel refuses a bind from an fd whose mount lives
-// in another namespace), so every folder on a source's path must be
-// searchable by others; Start checks this and says which folder is not.
+// The code folder and the other read-only sources are opened by the
+// supervisor, as root, with open_tree(OPEN_TREE_CLONE): a detached copy of
+// each, a mount that belongs to no namespace (the host's mount table does
+// not change). Init makes each read-only and private and attaches it in its
+// own mount namespace with move_mount. So the sandbox's ids need no search
+// permission on a source's parent folders: a data dir under /root works.
+// (On kernels without open_tree, before 5.2, init binds sources by path,
+// and every folder on the way must be searchable by others; Start checks
+// that and says which folder is not.)
 //
 // # The reaper
 //

@@ -74,14 +74,19 @@ type initConfig struct {
 	Mounts     []initMount `json:"mounts"`
 }
 
-// initMount is a read-only bind. Source is a host path, symlinks already
-// resolved by the supervisor, which also checked that init's uid can reach
-// it. (A bind from an fd the supervisor opened would be simpler, but the
-// kernel refuses a source whose mount belongs to another mount namespace.)
+// initMount is a read-only bind. FD, when set, is init's fd of a detached
+// copy of the source that the supervisor made with open_tree (a plain fd
+// of the source would not do: the kernel refuses to bind from a mount of
+// another mount namespace), which init attaches with move_mount. Without
+// it init binds Source, a host path whose symlinks the supervisor
+// resolved and which it checked init's uid can reach.
 type initMount struct {
 	Source string `json:"source"`
 	Target string `json:"target"`
 	Dir    bool   `json:"dir"`
+	FD     int    `json:"fd,omitempty"`
+
+	fd int // the supervisor's index of the tree among the passed trees; -1 for none
 }
 
 // initMsg is one JSON line from init to the supervisor.
@@ -335,7 +340,11 @@ func setupRoot(p initParams, cfg *initConfig) (warn []string, err error) {
 		if !path.IsAbs(t) || path.Clean(t) != t || t == "/" || !path.IsAbs(m.Source) {
 			return nil, step("bind", fmt.Errorf("bad bind %q -> %q", m.Source, t))
 		}
-		if err := bindRO(m.Source, root, t, m.Dir); err != nil {
+		bind := bindRO
+		if m.FD > 0 {
+			bind = func(_, root, target string, dir bool) error { return attachTree(m.FD, root, target, dir) }
+		}
+		if err := bind(m.Source, root, t, m.Dir); err != nil {
 			return nil, step(fmt.Sprintf("bind %s at %s", m.Source, t), err)
 		}
 	}
@@ -445,6 +454,25 @@ func bindRO(src, root, target string, dir bool) error {
 		return err
 	}
 	return setAttr(dst, true, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+}
+
+// attachTree makes the detached mount tree at fd (from open_tree) read-only,
+// nosuid, nodev and private, then moves it to root+target and closes fd.
+// The tree belongs to no namespace until it is moved into this one.
+func attachTree(fd int, root, target string, dir bool) error {
+	defer unix.Close(fd)
+	dst, err := mountPoint(root, target, !dir)
+	if err != nil {
+		return err
+	}
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV, Propagation: unix.MS_PRIVATE}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
+		return fmt.Errorf("mount_setattr: %w", err)
+	}
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount: %w", err)
+	}
+	return nil
 }
 
 // setAttr sets mount attributes on the mount at p (and below it if

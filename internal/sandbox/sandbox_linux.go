@@ -174,22 +174,33 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 	}
 	closers = append(closers, exe)
 	var mounts []initMount
+	var trees []*os.File // detached copies of the bind sources, in mounts' order
+	addMount := func(src, target string) (initMount, error) {
+		m, tree, err := bindSource(src, target)
+		if err != nil {
+			return m, err
+		}
+		if tree != nil {
+			closers = append(closers, tree)
+			m.fd = len(trees) // made absolute below
+			trees = append(trees, tree)
+		}
+		mounts = append(mounts, m)
+		return m, nil
+	}
 	if spec.CodeDir != "" {
-		m, err := bindSource(spec.CodeDir, CodePath)
+		m, err := addMount(spec.CodeDir, CodePath)
 		if err != nil {
 			return nil, platformErr(op, "code folder: %w", err)
 		}
 		if !m.Dir {
 			return nil, platformErr(op, "code folder %s is not a folder", spec.CodeDir)
 		}
-		mounts = append(mounts, m)
 	}
 	for _, x := range spec.ExtraRO {
-		m, err := bindSource(x.Source, x.Target)
-		if err != nil {
+		if _, err := addMount(x.Source, x.Target); err != nil {
 			return nil, platformErr(op, "read-only mount at %s: %w", x.Target, err)
 		}
-		mounts = append(mounts, m)
 	}
 	slices.SortFunc(mounts, func(a, b initMount) int { return strings.Compare(a.Target, b.Target) })
 	ctlR, ctlW, err := os.Pipe()
@@ -212,6 +223,13 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 
 	n := len(spec.ExtraFiles)
 	files := append(append([]*os.File(nil), spec.ExtraFiles...), ctlR, repW, exe)
+	// The trees follow exe: init's fd numbers for them.
+	for i := range mounts {
+		if mounts[i].fd >= 0 {
+			mounts[i].FD = 3 + len(files) + mounts[i].fd
+		}
+	}
+	files = append(files, trees...)
 	cfg := initConfig{
 		Path: spec.Path, Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
 		Hostname: spec.Hostname, TmpSize: spec.TmpSize, NewNet: spec.Network == NetworkNone,
@@ -335,22 +353,49 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 	return s, nil
 }
 
-// bindSource resolves a bind source on the host and checks that init (host
-// uid and gid HostIDBase, no supplementary groups, no capabilities over
-// host files) can reach it: every folder on the way must be searchable.
-func bindSource(src, target string) (initMount, error) {
+// Reachable reports whether sandboxes can bind folders from under dir:
+// always where the kernel has open_tree, else only when every folder on
+// dir's path is searchable by the sandbox's ids.
+func Reachable(dir string) error {
+	_, tree, err := bindSource(dir, "/")
+	if tree != nil {
+		tree.Close()
+	}
+	return err
+}
+
+// bindSource resolves a bind source on the host and opens a detached copy
+// of it (open_tree with OPEN_TREE_CLONE): a mount that belongs to no
+// mount namespace, so the host's mount table does not change, and that
+// init attaches in its own namespace with move_mount. The supervisor
+// opens it as root, so the sandbox's ids need no search permission on the
+// source's parent folders (a data dir under /root works).
+//
+// Where open_tree does not exist (Linux before 5.2) tree is nil and init
+// binds the source by path as its own uid (host HostIDBase, no
+// supplementary groups, no capabilities over host files), so every
+// folder on the way must be searchable: bindSource checks that.
+func bindSource(src, target string) (m initMount, tree *os.File, err error) {
 	real, err := filepath.EvalSymlinks(src)
 	if err != nil {
-		return initMount{}, err
+		return initMount{}, nil, err
 	}
 	fi, err := os.Stat(real)
 	if err != nil {
-		return initMount{}, err
+		return initMount{}, nil, err
+	}
+	m = initMount{Source: real, Target: target, Dir: fi.IsDir(), fd: -1}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, real, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err == nil {
+		return m, os.NewFile(uintptr(fd), "tree:"+real), nil
+	}
+	if !errors.Is(err, unix.ENOSYS) {
+		return initMount{}, nil, fmt.Errorf("open_tree %s: %w", real, err)
 	}
 	for d := filepath.Dir(real); ; d = filepath.Dir(d) {
 		st, err := os.Stat(d)
 		if err != nil {
-			return initMount{}, err
+			return initMount{}, nil, err
 		}
 		sys := st.Sys().(*syscall.Stat_t)
 		bit := os.FileMode(0o001)
@@ -361,13 +406,13 @@ func bindSource(src, target string) (initMount, error) {
 			bit = 0o010
 		}
 		if st.Mode().Perm()&bit == 0 {
-			return initMount{}, fmt.Errorf("%s cannot be reached from the sandbox: folder %s (mode %v, owner %d) is not searchable by host uid %d; make every folder on the path searchable by others", src, d, st.Mode().Perm(), sys.Uid, HostIDBase)
+			return initMount{}, nil, fmt.Errorf("%s cannot be reached from the sandbox: folder %s (mode %v, owner %d) is not searchable by host uid %d, and this kernel has no open_tree; make every folder on the path searchable by others", src, d, st.Mode().Perm(), sys.Uid, HostIDBase)
 		}
 		if d == "/" {
 			break
 		}
 	}
-	return initMount{Source: real, Target: target, Dir: fi.IsDir()}, nil
+	return m, nil, nil
 }
 
 // The kernel sends Pdeathsig when the thread that forked the child exits,

@@ -204,6 +204,41 @@ func codeDir(t *testing.T) string {
 	return dir
 }
 
+// closedCodeDir makes a code folder under a folder only root can search
+// (t.TempDir's parent is 0700 root; the test makes sure of it).
+func closedCodeDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(filepath.Dir(dir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello from code\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Code and read-only folders under a folder the sandbox's ids cannot
+// search still appear, read-only: the supervisor opens them.
+func TestSandbox_SourcesUnderClosedFolder(t *testing.T) {
+	requireSupported(t)
+	code := closedCodeDir(t)
+	extra := closedCodeDir(t)
+	spec := shSpec(`cat /opt/function/code/hello.txt /opt/extra/hello.txt
+touch /opt/function/code/x 2>/dev/null && echo "writable code"
+touch /opt/extra/x 2>/dev/null && echo "writable extra"
+echo done`)
+	spec.CodeDir = code
+	spec.ExtraRO = []Mount{{Source: extra, Target: "/opt/extra"}, {Source: filepath.Join(extra, "hello.txt"), Target: "/opt/one.txt"}}
+	exit, out, stderr := run(t, spec)
+	if want := "hello from code\nhello from code\ndone\n"; !exit.Success() || out != want {
+		t.Errorf("exit %v, output %q (stderr %q), want %q", exit, out, stderr, want)
+	}
+}
+
 func TestSandbox_MountSafety(t *testing.T) {
 	requireSupported(t)
 	tmpDev := devOf(t, "/tmp")
@@ -213,6 +248,11 @@ func TestSandbox_MountSafety(t *testing.T) {
 	// A good one, and ones that fail at every stage: spec validation, the
 	// supervisor's source check, init's mount setup, the exec.
 	exit, out, _ := run(t, Spec{ID: newID(), Path: "/bin/cat", Args: []string{"/opt/function/code/hello.txt"}, CodeDir: code})
+	if !exit.Success() || out != "hello from code\n" {
+		t.Errorf("cat = %v %q", exit, out)
+	}
+	// One whose code is under a folder closed to others.
+	exit, out, _ = run(t, Spec{ID: newID(), Path: "/bin/cat", Args: []string{"/opt/function/code/hello.txt"}, CodeDir: closedCodeDir(t)})
 	if !exit.Success() || out != "hello from code\n" {
 		t.Errorf("cat = %v %q", exit, out)
 	}
@@ -302,7 +342,6 @@ func TestSandbox_InitRefuses(t *testing.T) {
 
 func TestSandbox_StartErrorFaults(t *testing.T) {
 	requireSupported(t)
-	unreachable := t.TempDir() // its parent is 0700 root
 	for _, tc := range []struct {
 		name string
 		spec Spec
@@ -310,7 +349,6 @@ func TestSandbox_StartErrorFaults(t *testing.T) {
 	}{
 		{"bad spec", Spec{ID: "x", Path: "relative"}, FaultPlatform},
 		{"missing code dir", Spec{ID: newID(), Path: "/bin/true", CodeDir: "/nonexistent"}, FaultPlatform},
-		{"unreachable code dir", Spec{ID: newID(), Path: "/bin/true", CodeDir: unreachable}, FaultPlatform},
 		{"missing program", Spec{ID: newID(), Path: "/opt/function/code/bootstrap"}, FaultFunction},
 		{"not executable", Spec{ID: newID(), Path: "/etc/passwd"}, FaultFunction},
 		{"missing dir", Spec{ID: newID(), Path: "/bin/true", Dir: "/nope"}, FaultFunction},

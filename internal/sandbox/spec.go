@@ -69,11 +69,10 @@ type Spec struct {
 	Env  []string // the program's whole environment; nil means PATH and HOME=/tmp only
 	Dir  string   // working folder inside; default CodePath if CodeDir is set, else "/"
 
-	// CodeDir is bind-mounted read-only at CodePath (may be empty). Every
-	// folder on its host path must be searchable by others (init binds it
-	// as host uid HostIDBase), and the program runs as host uid
-	// HostIDBase+FunctionUID, so its files must be readable by others (or
-	// owned by that uid).
+	// CodeDir is bind-mounted read-only at CodePath (may be empty). The
+	// supervisor opens it, so its parent folders may be closed to others;
+	// the program runs as host uid HostIDBase+FunctionUID, so the folder's
+	// own files must be readable by others (or owned by that uid).
 	CodeDir string
 	// ExtraRO are more read-only binds, made after everything else (parents
 	// first); a target may not be /, under /proc or /dev, or CodePath. A
