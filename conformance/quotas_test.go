@@ -58,38 +58,51 @@ func checkQuotas(t testing.TB, what string, c *fg.FunctionGraphClient, maxFns, u
 	}
 }
 
+// Code storage counts a package and the disk it takes unpacked: its
+// files' bytes plus a 4 KB block per file and folder. Inline code is one
+// file.
+const block = 4096
+
+func inlineBytes(src []byte) int { return len(src) + len(src) + block }
+
+// bigZipBytes is what bigZip(t, n) counts: index.py, assets/ and
+// assets/blob.bin unpacked, and the package.
+func bigZipBytes(pkg []byte, n int) int { return len(pkg) + len(pythonIndex) + n + 3*block }
+
 // TestQuotas covers ListQuotas (5.2.1) and the quota errors FSS.1041
 // (function count) and FSS.1042 (total code size).
 func TestQuotas(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, serverOpts{QuotaFunctions: 3, QuotaCodeSizeMB: 2})
+	s := startServer(t, serverOpts{QuotaFunctions: 3, QuotaCodeSizeMB: 4})
 	c := s.Client(t)
 
-	checkQuotas(t, "empty project", c, 3, 0, 2, 0)
+	checkQuotas(t, "empty project", c, 3, 0, 4, 0)
 
 	small := []byte(pythonIndex)
 	mustCreate(t, c, pyInline("q-one"))
-	checkQuotas(t, "one inline function", c, 3, 1, 2, len(small))
+	checkQuotas(t, "one inline function", c, 3, 1, 4, inlineBytes(small))
 
-	big := bigZip(t, 1536*1024) // 1.5 MiB: fits in 2 MB
+	big := bigZip(t, 1536*1024) // 1.5 MiB, 3 MiB with its unpacked copy: fits in 4 MB
 	b := pyInline("q-big")
 	b.CodeType, b.CodeFilename, b.FuncCode = codeType("zip"), ptr("index.zip"), &model.FuncCode{File: ptr(b64(big))}
 	r := mustCreate(t, c, b)
 	if deref(r.CodeSize) != int64(len(big)) {
 		t.Errorf("q-big: code_size %d, want %d", deref(r.CodeSize), len(big))
 	}
-	total := len(small) + len(big)
-	checkQuotas(t, "with a 1.5 MiB package", c, 3, 2, 2, total)
+	total := inlineBytes(small) + bigZipBytes(big, 1536*1024)
+	checkQuotas(t, "with a 1.5 MiB package", c, 3, 2, 4, total)
 
-	// Another 1 MiB would pass 2 MB of code: FSS.1042, and nothing is created.
+	// Another 1 MiB (2 MiB unpacked too) would pass 4 MB of code:
+	// FSS.1042, and nothing is created.
 	more := bigZip(t, 1024*1024)
+	moreBytes := bigZipBytes(more, 1024*1024)
 	b = pyInline("q-more")
 	b.CodeType, b.CodeFilename, b.FuncCode = codeType("zip"), ptr("index.zip"), &model.FuncCode{File: ptr(b64(more))}
 	_, err := create(c, b)
 	wantSDKError(t, "CreateFunction over the code size quota", err, 403, "FSS.1042")
 	_, err = showConfig(c, "q-more")
 	wantSDKError(t, "ShowFunctionConfig of the refused function", err, 404, "FSS.1051")
-	checkQuotas(t, "after the refused package", c, 3, 2, 2, total)
+	checkQuotas(t, "after the refused package", c, 3, 2, 4, total)
 
 	// Growing an existing function's code past the quota: FSS.1042, code unchanged.
 	_, err = updateCode(c, "q-one", &model.UpdateFunctionCodeRequestBody{CodeType: updCodeType("zip"),
@@ -103,30 +116,30 @@ func TestQuotas(t *testing.T) {
 
 	// The third function fits; a fourth is over the function quota.
 	mustCreate(t, c, pyInline("q-three"))
-	total += len(small)
-	checkQuotas(t, "three functions", c, 3, 3, 2, total)
+	total += inlineBytes(small)
+	checkQuotas(t, "three functions", c, 3, 3, 4, total)
 	_, err = create(c, pyInline("q-four"))
 	wantSDKError(t, "CreateFunction over the function quota", err, 403, "FSS.1041")
-	checkQuotas(t, "after the refused fourth function", c, 3, 3, 2, total)
+	checkQuotas(t, "after the refused fourth function", c, 3, 3, 4, total)
 
 	// Deleting frees both quotas.
 	_, err = deleteFn(c, "q-big")
 	must(t, "DeleteFunction q-big", err)
-	total -= len(big)
-	checkQuotas(t, "after deleting q-big", c, 3, 2, 2, total)
+	total -= bigZipBytes(big, 1536*1024)
+	checkQuotas(t, "after deleting q-big", c, 3, 2, 4, total)
 	mustCreate(t, c, pyInline("q-four"))
-	total += len(small)
-	checkQuotas(t, "after creating q-four", c, 3, 3, 2, total)
+	total += inlineBytes(small)
+	checkQuotas(t, "after creating q-four", c, 3, 3, 4, total)
 
 	// Shrinking code frees code quota: now a 1 MiB package fits.
 	_, err = deleteFn(c, "q-four")
 	must(t, "DeleteFunction q-four", err)
-	total -= len(small)
+	total -= inlineBytes(small)
 	b = pyInline("q-more")
 	b.CodeType, b.CodeFilename, b.FuncCode = codeType("zip"), ptr("index.zip"), &model.FuncCode{File: ptr(b64(more))}
 	mustCreate(t, c, b)
-	total += len(more)
-	checkQuotas(t, "with a 1 MiB package", c, 3, 3, 2, total)
+	total += moreBytes
+	checkQuotas(t, "with a 1 MiB package", c, 3, 3, 4, total)
 }
 
 // TestQuotas_Defaults checks that ListQuotas reports the two resources

@@ -34,10 +34,14 @@ type Function struct {
 	Config
 
 	// Code, derived from the uploaded package.
-	CodeType          string    `json:"code_type"`
-	CodeURL           string    `json:"code_url"`
-	CodeFilename      string    `json:"code_filename"`
-	CodeSize          int64     `json:"code_size"`
+	CodeType     string `json:"code_type"`
+	CodeURL      string `json:"code_url"`
+	CodeFilename string `json:"code_filename"`
+	CodeSize     int64  `json:"code_size"`
+	// UnpackedBytes is the disk the package takes unpacked (its files
+	// plus a block per entry; 0 for code that is not unpacked). It counts
+	// against the code-storage quota with CodeSize; it is not on the wire.
+	UnpackedBytes     int64     `json:"-"`
 	Digest            string    `json:"digest"` // hex SHA-512 of the package
 	CPU               int32     `json:"cpu"`    // millicores, derived from memory_size
 	LastModified      time.Time `json:"last_modified"`
@@ -169,6 +173,10 @@ type VpcConfig struct {
 
 // Key returns the function's key.
 func (f *Function) Key() Key { return Key{Project: f.Project, Package: f.Package, Name: f.Name} }
+
+// StorageBytes is what f's code counts against the project's
+// code-storage quota: the package and what it takes unpacked.
+func (f *Function) StorageBytes() int64 { return f.CodeSize + f.UnpackedBytes }
 
 // CPUFor returns the CPU share, in millicores, that FunctionGraph gives a
 // function of memoryMB: memory/128*100 + 200.

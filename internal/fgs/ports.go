@@ -53,7 +53,7 @@ type FunctionStore interface {
 	// UpdateFunction replaces a stored function (matched by key) with f,
 	// if the stored revision is still f.Revision (Conflict,
 	// RevisionConflict otherwise), and assigns f a new, higher Revision.
-	// When f's code size grows the code quota is checked
+	// When f's StorageBytes grow the code quota is checked
 	// (CodeQuotaExceeded).
 	UpdateFunction(ctx context.Context, f *Function, lim Limits) error
 	// DeleteFunction deletes the function with key k (FunctionNotFound).
@@ -77,7 +77,7 @@ type Limits struct {
 // Usage is what a project uses of its quotas.
 type Usage struct {
 	Functions int
-	CodeBytes int64
+	CodeBytes int64 // the sum of its functions' StorageBytes
 }
 
 // ListQuery selects functions to list.

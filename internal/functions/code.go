@@ -42,6 +42,7 @@ type pkg struct {
 	URL      string
 	Data     []byte // nil for a custom image
 	Digest   string
+	Unpacked int64 // disk it takes once unpacked for instances
 }
 
 // accept checks a code upload for a function of this runtime and handler
@@ -106,15 +107,21 @@ func accept(runtime, handler string, c Code) (pkg, error) {
 		// writing, that it unpacks within the limits. A jar goes on the
 		// class path as it is.
 		if ct == "zip" {
-			if _, err := codepkg.Inspect(data, codepkg.DefaultLimits); err != nil {
+			st, err := codepkg.Inspect(data, codepkg.DefaultLimits)
+			if err != nil {
 				return pkg{}, err
 			}
+			p.Unpacked = st.DiskBytes()
 		} else if _, err := zip.NewReader(bytes.NewReader(data), int64(len(data))); err != nil {
 			return pkg{}, fgs.Errorf(fgs.Invalid, fgs.BadCodeEncoding, "the code package is not a valid %s archive: %v", ct, err)
 		}
 	}
 	if strings.ContainsAny(p.Filename, "/\\\x00") || p.Filename == "." || p.Filename == ".." {
 		return pkg{}, fgs.Errorf(fgs.Invalid, fgs.BadCodeFilename, "invalid code_filename %q", trimForMsg(c.Filename))
+	}
+	if p.Unpacked == 0 {
+		// Inline code and a jar are kept as one file.
+		p.Unpacked = int64(len(data)) + codepkg.BlockBytes
 	}
 	sum := sha512.Sum512(data)
 	p.Digest = hex.EncodeToString(sum[:])
@@ -146,7 +153,7 @@ func inlineFilename(runtime, handler string) string {
 // setCode records package p as f's code.
 func setCode(f *fgs.Function, p pkg, now time.Time) {
 	f.CodeType, f.CodeFilename, f.CodeURL = p.Type, p.Filename, p.URL
-	f.CodeSize, f.Digest = int64(len(p.Data)), p.Digest
+	f.CodeSize, f.UnpackedBytes, f.Digest = int64(len(p.Data)), p.Unpacked, p.Digest
 	f.CPU = fgs.CPUFor(f.MemorySize)
 	f.LastModified = now
 	f.ImageName = fgs.LatestVersion + "-" + now.Format("060102150405")

@@ -66,16 +66,16 @@ func (s *Store) CreateFunction(ctx context.Context, f *fgs.Function, lim fgs.Lim
 					"cannot create function %q: the project already has %d functions, the maximum is %d",
 					k.Name, u.Functions, lim.MaxFunctions))
 			}
-			if lim.MaxCodeBytes > 0 && u.CodeBytes+f.CodeSize > lim.MaxCodeBytes {
-				return codeQuota(op, k, u.CodeBytes+f.CodeSize, lim.MaxCodeBytes)
+			if lim.MaxCodeBytes > 0 && u.CodeBytes+f.StorageBytes() > lim.MaxCodeBytes {
+				return codeQuota(op, k, u.CodeBytes+f.StorageBytes(), lim.MaxCodeBytes)
 			}
 		}
 		if rev, err = nextRevision(ctx, tx); err != nil {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO functions (project, package, name, digest, code_size, revision, doc)
-			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-			k.Project, k.Package, k.Name, f.Digest, f.CodeSize, rev, string(doc)).Scan(&seq)
+		err = tx.QueryRowContext(ctx, `INSERT INTO functions (project, package, name, digest, code_size, unpacked_bytes, revision, doc)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+			k.Project, k.Package, k.Name, f.Digest, f.CodeSize, f.UnpackedBytes, rev, string(doc)).Scan(&seq)
 		switch {
 		case isUnique(err):
 			return exists(op, k) // unreachable while the check above holds the write lock
@@ -95,17 +95,17 @@ func (s *Store) CreateFunction(ctx context.Context, f *fgs.Function, lim fgs.Lim
 func (s *Store) Function(ctx context.Context, k fgs.Key) (*fgs.Function, error) {
 	const op = "store.Function"
 	var (
-		seq, rev int64
-		doc      []byte
+		seq, rev, unpacked int64
+		doc                []byte
 	)
-	err := s.q.function.QueryRowContext(ctx, k.Project, k.Package, k.Name).Scan(&seq, &rev, &doc)
+	err := s.q.function.QueryRowContext(ctx, k.Project, k.Package, k.Name).Scan(&seq, &rev, &unpacked, &doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, functionNotFound(op, k)
 	}
 	if err != nil {
 		return nil, fgs.E(op, err)
 	}
-	f, err := decodeFunction(seq, rev, doc)
+	f, err := decodeFunction(seq, rev, unpacked, doc)
 	if err != nil {
 		return nil, fgs.E(op, err)
 	}
@@ -132,7 +132,7 @@ func (s *Store) UpdateFunction(ctx context.Context, f *fgs.Function, lim fgs.Lim
 	var seq, rev int64
 	err = s.write(ctx, op, func(tx *sql.Tx) error {
 		var oldSize, oldRev int64
-		err := tx.QueryRowContext(ctx, `SELECT seq, revision, code_size FROM functions WHERE project = ? AND package = ? AND name = ?`,
+		err := tx.QueryRowContext(ctx, `SELECT seq, revision, code_size + unpacked_bytes FROM functions WHERE project = ? AND package = ? AND name = ?`,
 			k.Project, k.Package, k.Name).Scan(&seq, &oldRev, &oldSize)
 		if errors.Is(err, sql.ErrNoRows) {
 			return functionNotFound(op, k)
@@ -144,20 +144,20 @@ func (s *Store) UpdateFunction(ctx context.Context, f *fgs.Function, lim fgs.Lim
 			return fgs.E(op, fgs.Errorf(fgs.Conflict, fgs.RevisionConflict,
 				"function %q was changed by another request; retry", k.Name))
 		}
-		if lim.MaxCodeBytes > 0 && f.CodeSize > oldSize {
+		if lim.MaxCodeBytes > 0 && f.StorageBytes() > oldSize {
 			u, err := usage(ctx, tx, k.Project)
 			if err != nil {
 				return err
 			}
-			if total := u.CodeBytes - oldSize + f.CodeSize; total > lim.MaxCodeBytes {
+			if total := u.CodeBytes - oldSize + f.StorageBytes(); total > lim.MaxCodeBytes {
 				return codeQuota(op, k, total, lim.MaxCodeBytes)
 			}
 		}
 		if rev, err = nextRevision(ctx, tx); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE functions SET digest = ?, code_size = ?, revision = ?, doc = ? WHERE seq = ?`,
-			f.Digest, f.CodeSize, rev, string(doc), seq)
+		_, err = tx.ExecContext(ctx, `UPDATE functions SET digest = ?, code_size = ?, unpacked_bytes = ?, revision = ?, doc = ? WHERE seq = ?`,
+			f.Digest, f.CodeSize, f.UnpackedBytes, rev, string(doc), seq)
 		return err
 	})
 	if err != nil {
@@ -209,13 +209,13 @@ func (s *Store) ListFunctions(ctx context.Context, q fgs.ListQuery) ([]*fgs.Func
 			break
 		}
 		var (
-			seq, rev int64
-			doc      []byte
+			seq, rev, unpacked int64
+			doc                []byte
 		)
-		if err := rows.Scan(&seq, &rev, &doc); err != nil {
+		if err := rows.Scan(&seq, &rev, &unpacked, &doc); err != nil {
 			return nil, false, fgs.E(op, err)
 		}
-		f, err := decodeFunction(seq, rev, doc)
+		f, err := decodeFunction(seq, rev, unpacked, doc)
 		if err != nil {
 			return nil, false, fgs.E(op, err)
 		}
@@ -227,7 +227,8 @@ func (s *Store) ListFunctions(ctx context.Context, q fgs.ListQuery) ([]*fgs.Func
 	return fns, more, nil
 }
 
-// Usage reports a project's function count and total code bytes. A
+// Usage reports a project's function count and total code bytes: the
+// packages and what they take unpacked. A
 // project without functions, or an unknown one, uses nothing.
 func (s *Store) Usage(ctx context.Context, project string) (fgs.Usage, error) {
 	var u fgs.Usage
@@ -240,7 +241,7 @@ func (s *Store) Usage(ctx context.Context, project string) (fgs.Usage, error) {
 // usage is Usage inside a write transaction.
 func usage(ctx context.Context, tx *sql.Tx, project string) (fgs.Usage, error) {
 	var u fgs.Usage
-	err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(code_size), 0) FROM functions WHERE project = ?`,
+	err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(code_size + unpacked_bytes), 0) FROM functions WHERE project = ?`,
 		project).Scan(&u.Functions, &u.CodeBytes)
 	return u, err
 }
@@ -270,12 +271,12 @@ func encodeFunction(f *fgs.Function) ([]byte, error) {
 	return b, nil
 }
 
-func decodeFunction(seq, rev int64, doc []byte) (*fgs.Function, error) {
+func decodeFunction(seq, rev, unpacked int64, doc []byte) (*fgs.Function, error) {
 	f := new(fgs.Function)
 	if err := json.Unmarshal(doc, f); err != nil {
 		return nil, fmt.Errorf("decoding function %d: %w", seq, err)
 	}
-	f.Seq, f.Revision = seq, rev
+	f.Seq, f.Revision, f.UnpackedBytes = seq, rev, unpacked
 	f.LastModified = f.LastModified.UTC()
 	return f, nil
 }

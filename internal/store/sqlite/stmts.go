@@ -39,16 +39,16 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.q.credential, `SELECT ` + credentialColumns + ` FROM credentials WHERE access_key = ?`},
 		{&s.q.credentials, `SELECT ` + credentialColumns + ` FROM credentials WHERE project = ? ORDER BY access_key`},
 		{&s.q.allCredentials, `SELECT ` + credentialColumns + ` FROM credentials ORDER BY access_key`},
-		{&s.q.function, `SELECT seq, revision, doc FROM functions WHERE project = ? AND package = ? AND name = ?`},
+		{&s.q.function, `SELECT seq, revision, unpacked_bytes, doc FROM functions WHERE project = ? AND package = ? AND name = ?`},
 		// One statement for every filter combination: an empty filter
 		// matches everything. instr, not LIKE, so '%' and '_' in a name
 		// filter are literal. The planner walks functions_project_seq.
-		{&s.q.listFunctions, `SELECT seq, revision, doc FROM functions
+		{&s.q.listFunctions, `SELECT seq, revision, unpacked_bytes, doc FROM functions
 			WHERE project = ?1 AND seq > ?2
 			  AND (?3 = '' OR package = ?3)
 			  AND (?4 = '' OR instr(name, ?4) > 0)
 			ORDER BY seq LIMIT ?5`},
-		{&s.q.usage, `SELECT count(*), coalesce(sum(code_size), 0) FROM functions WHERE project = ?`},
+		{&s.q.usage, `SELECT count(*), coalesce(sum(code_size + unpacked_bytes), 0) FROM functions WHERE project = ?`},
 		{&s.q.codeInUse, `SELECT EXISTS (SELECT 1 FROM functions WHERE digest = ?)`},
 	} {
 		st, err := s.r.PrepareContext(ctx, p.query)

@@ -135,6 +135,7 @@ func fullFunction(project, pkg, name string) *fgs.Function {
 		CodeURL:             "https://obs.example/bucket/code.zip",
 		CodeFilename:        "code.zip",
 		CodeSize:            123456,
+		UnpackedBytes:       234567,
 		Digest:              strings.Repeat("ab", 64),
 		CPU:                 fgs.CPUFor(4096),
 		LastModified:        time.Date(2024, 5, 6, 7, 8, 9, 987654000, time.FixedZone("", -5*3600)),

@@ -806,6 +806,32 @@ func (r *runner) functions(t *testing.T) {
 			must(t, err)
 			same(t, "Usage", fgs.Usage{Functions: 7, CodeBytes: 6<<40 + 1}, u)
 		})
+		r.test(t, "UnpackedBytesCount", func(t *testing.T, s fgs.Store) {
+			// A package counts with what it takes unpacked.
+			ctx := t.Context()
+			tenants(t, s)
+			lim := fgs.Limits{MaxCodeBytes: 100}
+			a := function(project1.ID, "default", "a", 10, "a")
+			a.UnpackedBytes = 50
+			must(t, s.CreateFunction(ctx, a, lim))
+			b := function(project1.ID, "default", "b", 10, "b")
+			b.UnpackedBytes = 31
+			err := s.CreateFunction(ctx, b, lim)
+			wantErr(t, "CreateFunction(unpacked over)", err, fgs.Quota, fgs.CodeQuotaExceeded, "b")
+			b.UnpackedBytes = 30
+			must(t, s.CreateFunction(ctx, b, lim)) // exactly the limit
+			a.UnpackedBytes = 51
+			err = s.UpdateFunction(ctx, a, lim)
+			wantErr(t, "UpdateFunction(unpacked grows over)", err, fgs.Quota, fgs.CodeQuotaExceeded, "a")
+			u, err := s.Usage(ctx, project1.ID)
+			must(t, err)
+			same(t, "Usage", fgs.Usage{Functions: 2, CodeBytes: 100}, u)
+			got, err := s.Function(ctx, b.Key())
+			must(t, err)
+			if got.UnpackedBytes != 30 {
+				t.Errorf("Function.UnpackedBytes = %d, want 30", got.UnpackedBytes)
+			}
+		})
 		r.test(t, "UpdateGrows", func(t *testing.T, s fgs.Store) {
 			ctx := t.Context()
 			tenants(t, s)

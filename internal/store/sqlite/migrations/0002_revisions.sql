@@ -1,4 +1,4 @@
--- 0002: function revisions.
+-- 0002: function revisions, and the disk a package takes unpacked.
 --
 -- Every write of a function takes the next value of one counter, so a
 -- revision orders states across all functions (a re-created function is
@@ -16,3 +16,8 @@ UPDATE functions SET revision = seq;
 
 INSERT INTO counters (name, value)
     VALUES ('revision', coalesce((SELECT max(seq) FROM sqlite_sequence WHERE name = 'functions'), 0));
+
+-- A zip package is also kept unpacked: the bytes of its files plus a
+-- block per entry count against the project's code-storage quota with
+-- the package itself. Rows from before this count at code_size only.
+ALTER TABLE functions ADD COLUMN unpacked_bytes INTEGER NOT NULL DEFAULT 0;
