@@ -74,7 +74,8 @@ func TestCheckNoUser(t *testing.T) {
 	}
 	// The fastest of several interleaved runs of each, so that other
 	// load on the machine does not decide the result; the bounds are
-	// loose, as skipping the work makes the ratio near zero.
+	// loose (other load on two cores shifts single runs by 2x), as
+	// skipping the work makes the ratio near zero.
 	wrong, none := time.Duration(1<<62), time.Duration(1<<62)
 	for range 7 {
 		start := time.Now()
@@ -84,7 +85,7 @@ func TestCheckNoUser(t *testing.T) {
 		CheckNoUser("a wrong one")
 		none = min(none, time.Since(start))
 	}
-	if ratio := float64(none) / float64(wrong); ratio < 0.5 || ratio > 2 {
+	if ratio := float64(none) / float64(wrong); ratio < 0.25 || ratio > 4 {
 		t.Errorf("CheckNoUser took %v, a wrong password %v (ratio %.2f), want about the same", none, wrong, ratio)
 	}
 }
