@@ -66,17 +66,39 @@ func refuseBody(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header()["Connection"] = hdrClose
-	http.NewResponseController(w).SetReadDeadline(time.Now())
+	if d := deadliner(w); d != nil {
+		d.SetReadDeadline(time.Now())
+	}
 }
 
 var hdrClose = []string{"close"}
+
+// readDeadliner is what sets a connection's read deadline: net/http's
+// ResponseWriter.
+type readDeadliner interface{ SetReadDeadline(time.Time) error }
+
+// deadliner finds w's readDeadliner, unwrapping as http.ResponseController
+// does, or returns nil (httptest.ResponseRecorder has none). Unlike
+// ResponseController it costs no allocation when there is none.
+func deadliner(w http.ResponseWriter) readDeadliner {
+	for {
+		switch t := w.(type) {
+		case readDeadliner:
+			return t
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
 
 // readBody reads r's body, at most max bytes, within the budget and the
 // pace the intake sets. The bytes it reserved from the budget are in
 // c.reserved, for the caller to release when the handler is done. On an
 // error the body has been refused (see refuseBody).
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, c *call, max int64) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil, nil
 	}
 	if max <= 0 {
@@ -100,9 +122,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, c *call, max i
 		c.reserved = min(want, s.in.total)
 	}
 
-	rc := http.NewResponseController(w)
+	rc := deadliner(w)
 	start := time.Now()
-	paced := rc.SetReadDeadline(start.Add(s.in.timeout)) == nil
+	paced := rc != nil && rc.SetReadDeadline(start.Add(s.in.timeout)) == nil
 	var buf []byte
 	if n >= 0 {
 		buf = make([]byte, 0, n+1) // +1: room to see EOF without growing

@@ -170,12 +170,14 @@ func (s *Server) project(pattern string, maxBody int64, h handlerFunc) {
 func (s *Server) wrap(mode authMode, maxBody int64, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{ID: w.Header().Get("X-Request-Id")}
+		defer func() { // deferred: net/http recovers a handler's panic
+			if c.reserved > 0 {
+				s.in.budget.Release(c.reserved)
+			}
+		}()
 		err := s.prepare(w, r, c, mode, maxBody)
 		if err == nil {
 			err = h(w, r, c)
-		}
-		if c.reserved > 0 {
-			s.in.budget.Release(c.reserved)
 		}
 		if err != nil {
 			writeError(w, r, s.Logger, err)
