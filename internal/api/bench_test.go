@@ -106,3 +106,36 @@ func BenchmarkInvoke_APIOnly(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkInvoke_HTTP is BenchmarkInvoke_APIOnly through a real loopback
+// connection (keep-alive, one client), so that the per-connection work
+// of reading a body (its read deadline) is measured too.
+func BenchmarkInvoke_HTTP(b *testing.B) {
+	s, cred := newTestServer(b)
+	s.Invoker = nopInvoker{}
+	code := base64.StdEncoding.EncodeToString([]byte("def handler(event, context):\n    return event\n"))
+	body := []byte(`{"func_name":"f","package":"default","runtime":"Python3.9","timeout":30,"handler":"index.handler","memory_size":128,"code_type":"inline","func_code":{"file":"` + code + `"}}`)
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, signedReq("POST", "/v2/p1/fgs/functions", body, cred))
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	ev := []byte(`{"key":"value","n":1}` + "\n")
+	req := signedReq("POST", "/v2/p1/fgs/functions/urn:fss:cn-north-4:p1:function:default:f:latest/invocations", ev, cred)
+	req.RequestURI = ""
+	req.URL.Scheme, req.URL.Host = "http", hs.Listener.Addr().String()
+	client := hs.Client()
+	b.ResetTimer()
+	for b.Loop() {
+		r := req.Clone(context.Background())
+		r.Body = io.NopCloser(bytes.NewReader(ev))
+		resp, err := client.Do(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("invoke: %d", resp.StatusCode)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/openfgs/openfgs/internal/auth"
@@ -37,7 +38,15 @@ type tokenRequest struct {
 	} `json:"auth"`
 }
 
+// issueToken answers a password token request. Guessing is throttled
+// per source address and per user (see auth.Throttle), and every refusal
+// of a name, domain or password takes the time of a password check, so
+// that neither the answer nor its timing tells whether the user exists.
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, c *call) error {
+	now := s.Now()
+	if wait := s.Throttle.Source(now, r.RemoteAddr); wait > 0 {
+		return tooManyTokenRequests(w, wait, "from this address")
+	}
 	var req tokenRequest
 	if err := decodeJSON(c.Body, &req); err != nil {
 		return err
@@ -58,17 +67,28 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, c *call) err
 	} else {
 		dom, err = s.Store.DomainByName(ctx, u.Domain.Name)
 	}
-	denied := fss(fgs.Unauthorized, "FSS.0401", "the user name, password or domain is wrong")
-	if err != nil {
-		if fgs.Is(err, fgs.NotFound) {
-			return denied
-		}
+	if err != nil && !fgs.Is(err, fgs.NotFound) {
 		return err
+	}
+	// The user's bucket: by domain id when the domain exists (so its id
+	// and its name share one), else by what was asked for.
+	key := "id:" + dom.ID
+	if err != nil {
+		key = "?id:" + u.Domain.ID + "\x00name:" + u.Domain.Name
+	}
+	refund, wait := s.Throttle.User(now, key+"\x00"+u.Name)
+	if wait > 0 {
+		return tooManyTokenRequests(w, wait, "for this user")
+	}
+	denied := fss(fgs.Unauthorized, "FSS.0401", "the user name, password or domain is wrong")
+	if err != nil { // no such domain
+		auth.CheckNoUser(u.Password)
+		return denied
 	}
 	user, err := s.Store.User(ctx, dom.ID, u.Name)
 	if err != nil {
 		if fgs.Is(err, fgs.NotFound) {
-			auth.CheckPassword("", u.Password) // spend the same time as a wrong password
+			auth.CheckNoUser(u.Password)
 			return denied
 		}
 		return err
@@ -76,6 +96,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, c *call) err
 	if !auth.CheckPassword(user.PasswordHash, u.Password) {
 		return denied
 	}
+	refund()
 	sp := req.Auth.Scope.Project
 	var proj fgs.Project
 	switch {
@@ -132,6 +153,13 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, c *call) err
 	w.Header().Set("X-Subject-Token", tok)
 	writeJSON(w, http.StatusCreated, out)
 	return nil
+}
+
+// tooManyTokenRequests is 429 FSS.0429 with a Retry-After header.
+func tooManyTokenRequests(w http.ResponseWriter, wait time.Duration, who string) error {
+	secs := strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10)
+	w.Header().Set("Retry-After", secs)
+	return fss(fgs.Unavailable, "FSS.0429", "too many token requests %s; retry in %s s", who, secs)
 }
 
 func projectByName(ctx context.Context, st fgs.TenantStore, domain, name string) (fgs.Project, error) {

@@ -31,6 +31,17 @@ type Options struct {
 	Region  string
 	Logger  *slog.Logger
 	Now     func() time.Time // nil = time.Now
+
+	// BodyBudget is how many bytes of request bodies over 64 KB the
+	// server holds at once; 0 = DefaultBodyBudget. BodyTimeout and
+	// BodyMinRate (bytes per second) set how slowly a body may arrive;
+	// 0 = DefaultBodyTimeout, DefaultBodyMinRate. See intake.go.
+	BodyBudget  int64
+	BodyTimeout time.Duration
+	BodyMinRate int64
+	// Throttle limits password guessing on POST /v3/auth/tokens; nil =
+	// auth.NewThrottle with its default limits.
+	Throttle *auth.Throttle
 }
 
 // Server is the API's HTTP handler.
@@ -38,6 +49,7 @@ type Server struct {
 	Options
 	mux   *http.ServeMux
 	views viewCache
+	in    intake
 }
 
 // New returns a Server.
@@ -48,23 +60,28 @@ func New(o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{Options: o, mux: http.NewServeMux()}
+	if o.Throttle == nil {
+		o.Throttle = auth.NewThrottle(auth.DefaultTokenSourceLimit, auth.DefaultTokenUserLimit)
+	}
+	s := &Server{Options: o, mux: http.NewServeMux(), in: newIntake(o.BodyBudget, o.BodyTimeout, o.BodyMinRate)}
 	s.routes()
 	return s
 }
 
 // Body size limits. A code upload carries up to 50 MB of package as
-// base64 plus the JSON around it; other bodies are small.
+// base64 plus the JSON around it; other bodies are small, and a token
+// request, the one body anyone may send, smaller still.
 const (
 	maxCodeBody  = functions.MaxCodeBytes/3*4 + 1<<20
 	maxSmallBody = 1 << 20
+	maxTokenBody = 16 << 10
 )
 
 // routes is the route table: every endpoint the server answers.
 func (s *Server) routes() {
 	// Unauthenticated.
 	s.mux.HandleFunc("GET /health", s.health)
-	s.open("POST /v3/auth/tokens", maxSmallBody, s.issueToken)
+	s.open("POST /v3/auth/tokens", maxTokenBody, s.issueToken)
 
 	// IAM: the SDK's project lookup.
 	s.signed("GET /v3/projects", 0, s.listProjects)
@@ -94,6 +111,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	refuseBody(w, r)
 	r2 := r.Clone(r.Context())
 	for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
 		r2.Method = m
@@ -106,6 +124,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	refuseBody(w, r)
 	w.Header().Set("Content-Type", "application/json")
 	io.WriteString(w, `{"status":"ok"}`)
 }
@@ -116,6 +135,8 @@ type call struct {
 	Body      []byte
 	Principal fgs.Principal
 	URNDef    fgs.URNDefaults // fills shortened URNs
+
+	reserved int64 // bytes of the body budget Body holds
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
@@ -140,23 +161,43 @@ func (s *Server) project(pattern string, maxBody int64, h handlerFunc) {
 	s.mux.Handle(pattern, s.wrap(authProject, maxBody, h))
 }
 
-// wrap reads the body (bounded), authenticates, checks the project scope
+// wrap authenticates, reads the body (bounded), checks the project scope
 // and turns a handler's error into an FSS body.
 func (s *Server) wrap(mode authMode, maxBody int64, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{ID: w.Header().Get("X-Request-Id")}
-		if err := s.prepare(r, c, mode, maxBody); err != nil {
-			writeError(w, r, s.Logger, err)
-			return
+		defer func() { // deferred: net/http recovers a handler's panic
+			if c.reserved > 0 {
+				s.in.budget.Release(c.reserved)
+			}
+		}()
+		err := s.prepare(w, r, c, mode, maxBody)
+		if err == nil {
+			err = h(w, r, c)
 		}
-		if err := h(w, r, c); err != nil {
+		if err != nil {
 			writeError(w, r, s.Logger, err)
 		}
 	})
 }
 
-func (s *Server) prepare(r *http.Request, c *call, mode authMode, maxBody int64) error {
-	body, err := readBody(r, maxBody)
+// prepare authenticates the request as far as its headers allow before
+// it reads a byte of the body: a request that cannot be authenticated
+// costs no memory for its body. A signature over the body's digest is
+// checked once the body is in.
+func (s *Server) prepare(w http.ResponseWriter, r *http.Request, c *call, mode authMode, maxBody int64) error {
+	var p fgs.Principal
+	var pending auth.Pending
+	signed := false
+	if mode != authNone {
+		var err error
+		p, pending, signed, err = s.authenticate(r.Context(), r)
+		if err != nil {
+			refuseBody(w, r)
+			return err
+		}
+	}
+	body, err := s.readBody(w, r, c, maxBody)
 	if err != nil {
 		return err
 	}
@@ -164,9 +205,12 @@ func (s *Server) prepare(r *http.Request, c *call, mode authMode, maxBody int64)
 	if mode == authNone {
 		return nil
 	}
-	p, err := s.authenticate(r.Context(), r, body)
-	if err != nil {
-		return err
+	if signed {
+		cred, err := pending.Finish(body)
+		if err != nil {
+			return err
+		}
+		p = fgs.Principal{Project: cred.Project, AccessKey: cred.AccessKey}
 	}
 	c.Principal = p
 	c.URNDef = fgs.URNDefaults{Region: s.Region, Project: p.Project}
@@ -182,54 +226,31 @@ func (s *Server) prepare(r *http.Request, c *call, mode authMode, maxBody int64)
 	return nil
 }
 
-// authenticate accepts an AK/SK signature (Authorization) or a token
-// (X-Auth-Token).
-func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte) (fgs.Principal, error) {
+// authenticate identifies the caller from the headers: a token
+// (X-Auth-Token) completely; an AK/SK signature (Authorization) as far as
+// the headers go, returning the pending check (signed true) that the body
+// completes.
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (p fgs.Principal, pending auth.Pending, signed bool, err error) {
 	if r.Header.Get("Authorization") != "" {
-		cred, err := s.Verify.Verify(ctx, r, body)
-		if err != nil {
-			return fgs.Principal{}, err
-		}
-		return fgs.Principal{Project: cred.Project, AccessKey: cred.AccessKey}, nil
+		pending, err = s.Verify.Begin(ctx, r)
+		return p, pending, err == nil, err
 	}
 	if tok := r.Header.Get("X-Auth-Token"); tok != "" {
 		cl, err := s.Tokens.Verify(tok)
 		if err != nil {
-			return fgs.Principal{}, err
+			return p, pending, false, err
 		}
 		// A token outlives nothing it was issued for: the project must
 		// still exist.
 		if _, err := s.Store.Project(ctx, cl.Project); err != nil {
 			if fgs.Is(err, fgs.NotFound) {
-				return fgs.Principal{}, fss(fgs.Unauthorized, "FSS.0401", "the token's project no longer exists")
+				return p, pending, false, fss(fgs.Unauthorized, "FSS.0401", "the token's project no longer exists")
 			}
-			return fgs.Principal{}, err
+			return p, pending, false, err
 		}
-		return fgs.Principal{Project: cl.Project, Domain: cl.Domain, User: cl.User}, nil
+		return fgs.Principal{Project: cl.Project, Domain: cl.Domain, User: cl.User}, pending, false, nil
 	}
-	return fgs.Principal{}, fss(fgs.Unauthorized, "FSS.0401", "the request is not authenticated: sign it with an AK/SK or send X-Auth-Token")
-}
-
-// readBody reads at most max bytes of r's body. A larger body is refused
-// before any of it is parsed.
-func readBody(r *http.Request, max int64) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	if max <= 0 {
-		max = maxSmallBody
-	}
-	if r.ContentLength > max {
-		return nil, bodyTooLarge(max)
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
-	if err != nil {
-		return nil, fgs.E(fgs.Invalid, fgs.Code("FSS.0400"), fgs.Msg("could not read the request body"), err)
-	}
-	if int64(len(b)) > max {
-		return nil, bodyTooLarge(max)
-	}
-	return b, nil
+	return p, pending, false, fss(fgs.Unauthorized, "FSS.0401", "the request is not authenticated: sign it with an AK/SK or send X-Auth-Token")
 }
 
 func bodyTooLarge(max int64) error {

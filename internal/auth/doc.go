@@ -24,6 +24,10 @@
 // current. The elliptic-curve schemes need d·G for a key d derived from
 // the secret key; the public keys are cached per (scheme, AK, SK).
 //
+// [Verifier.Begin] does every check the headers allow, so that a server
+// can refuse a request before it reads the body; [Pending.Finish] checks
+// the signature over the body's digest once the body is in.
+//
 // Every verification failure is an [fgs.Error] of kind
 // [fgs.Unauthorized] with code FSS.0401 and a message safe to send back.
 //
@@ -48,4 +52,6 @@
 // (standard base64 without padding, a 16-byte random salt, a 32-byte
 // key). [CheckPassword] reads the iteration count from the hash, so the
 // default can be raised later without invalidating stored hashes.
+// [CheckNoUser] spends the same work when there is no user to check, and
+// [Throttle] limits guessing per source address and per user.
 package auth

@@ -40,26 +40,8 @@ func HashPassword(pw string) (string, error) {
 // CheckPassword reports whether pw matches hash, a value from
 // HashPassword. A malformed hash matches nothing.
 func CheckPassword(hash, pw string) bool {
-	rest, ok := strings.CutPrefix(hash, passwordPrefix)
+	iter, salt, want, ok := parsePasswordHash(hash)
 	if !ok {
-		return false
-	}
-	parts := strings.Split(rest, "$")
-	if len(parts) != 3 {
-		return false
-	}
-	iter, err := strconv.Atoi(parts[0])
-	if err != nil || iter < 1 || iter > maxIterations {
-		return false
-	}
-	salt, err := b64.Strict().DecodeString(parts[1])
-	if err != nil || len(salt) == 0 {
-		return false
-	}
-	// The key length is fixed: a shorter one would be a prefix of the right
-	// key and match, so a truncated hash must match nothing.
-	want, err := b64.Strict().DecodeString(parts[2])
-	if err != nil || len(want) != passwordKeyLen {
 		return false
 	}
 	got, err := pbkdf2.Key(sha256.New, pw, salt, iter, len(want))
@@ -67,4 +49,44 @@ func CheckPassword(hash, pw string) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// noUserHash is a well-formed hash of the current cost that no password
+// matches in practice (its key is all zero bytes).
+var noUserHash = passwordPrefix + strconv.Itoa(PasswordIterations) + "$" +
+	b64.EncodeToString(make([]byte, passwordSaltLen)) + "$" + b64.EncodeToString(make([]byte, passwordKeyLen))
+
+// CheckNoUser spends the time CheckPassword spends on a stored hash and
+// reports false. A server calls it when the user (or domain) asked for
+// does not exist, so that how long the answer takes does not tell.
+func CheckNoUser(pw string) bool {
+	CheckPassword(noUserHash, pw)
+	return false
+}
+
+// parsePasswordHash splits a HashPassword value.
+func parsePasswordHash(hash string) (iter int, salt, key []byte, ok bool) {
+	rest, ok := strings.CutPrefix(hash, passwordPrefix)
+	if !ok {
+		return 0, nil, nil, false
+	}
+	parts := strings.Split(rest, "$")
+	if len(parts) != 3 {
+		return 0, nil, nil, false
+	}
+	iter, err := strconv.Atoi(parts[0])
+	if err != nil || iter < 1 || iter > maxIterations {
+		return 0, nil, nil, false
+	}
+	salt, err = b64.Strict().DecodeString(parts[1])
+	if err != nil || len(salt) == 0 {
+		return 0, nil, nil, false
+	}
+	// The key length is fixed: a shorter one would be a prefix of the right
+	// key and match, so a truncated hash must match nothing.
+	key, err = b64.Strict().DecodeString(parts[2])
+	if err != nil || len(key) != passwordKeyLen {
+		return 0, nil, nil, false
+	}
+	return iter, salt, key, true
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPasswords(t *testing.T) {
@@ -48,5 +49,43 @@ func TestPasswords(t *testing.T) {
 				t.Errorf("CheckPassword(%q, %q) = %v, want %v", tc.hash, tc.pw, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestCheckNoUser checks that the path for a user who does not exist
+// costs what a wrong password costs: the same PBKDF2 work, and about the
+// same time.
+func TestCheckNoUser(t *testing.T) {
+	h, err := HashPassword("the real one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iter, salt, key, ok := parsePasswordHash(noUserHash)
+	if !ok {
+		t.Fatalf("parsePasswordHash(noUserHash %q) failed: CheckNoUser would skip the work", noUserHash)
+	}
+	hIter, hSalt, hKey, _ := parsePasswordHash(h)
+	if iter != hIter || len(salt) != len(hSalt) || len(key) != len(hKey) {
+		t.Errorf("noUserHash: %d iterations, %d-byte salt, %d-byte key; a stored hash has %d, %d, %d",
+			iter, len(salt), len(key), hIter, len(hSalt), len(hKey))
+	}
+	if CheckNoUser("") || CheckNoUser("x") {
+		t.Errorf("CheckNoUser = true, want false")
+	}
+	// The fastest of several interleaved runs of each, so that other
+	// load on the machine does not decide the result; the bounds are
+	// loose (other load on two cores shifts single runs by 2x), as
+	// skipping the work makes the ratio near zero.
+	wrong, none := time.Duration(1<<62), time.Duration(1<<62)
+	for range 7 {
+		start := time.Now()
+		CheckPassword(h, "a wrong one")
+		wrong = min(wrong, time.Since(start))
+		start = time.Now()
+		CheckNoUser("a wrong one")
+		none = min(none, time.Since(start))
+	}
+	if ratio := float64(none) / float64(wrong); ratio < 0.25 || ratio > 4 {
+		t.Errorf("CheckNoUser took %v, a wrong password %v (ratio %.2f), want about the same", none, wrong, ratio)
 	}
 }

@@ -204,11 +204,12 @@ func TestVerifySDKUnsignedPayload(t *testing.T) {
 			// The body is not covered, by the client's choice.
 			_, err = v.Verify(ctx, r, []byte("anything"))
 			checkResult(t, s.name+" unsigned payload, other body", fgs.Credential{}, err, "")
-			// A digest header that names a body must name this one.
+			// The digest header is signed: changing it after signing
+			// breaks the signature before any body is looked at.
 			r2 := r.Clone(ctx)
 			r2.Header.Set(digest, strings.Repeat("ab", 32))
 			_, err = v.Verify(ctx, r2, body)
-			checkResult(t, s.name+" wrong digest header", fgs.Credential{}, err, "body does not match")
+			checkResult(t, s.name+" changed digest header", fgs.Credential{}, err, "signature does not match")
 		})
 	}
 }
@@ -236,7 +237,9 @@ func TestVerifySDKTemporaryCredentials(t *testing.T) {
 			{"wrong token", r, fgs.Credential{AccessKey: sdkAK, SecretKey: sdkSK, SecurityToken: token + "x", Expires: now.Add(time.Hour)}, "security token missing or wrong"},
 			{"expired", r, fgs.Credential{AccessKey: sdkAK, SecretKey: sdkSK, SecurityToken: token, Expires: now.Add(-time.Second)}, "credential expired"},
 			{"token for permanent key", r, fgs.Credential{AccessKey: sdkAK, SecretKey: sdkSK}, "security token sent for a permanent access key"},
-			{"token not signed", unsignedToken, fgs.Credential{AccessKey: sdkAK, SecretKey: sdkSK, SecurityToken: token}, "signature does not match"},
+			// The token rules are checked from the headers, before the
+			// signature (which needs the body).
+			{"token not signed", unsignedToken, fgs.Credential{AccessKey: sdkAK, SecretKey: sdkSK, SecurityToken: token}, "security token missing or wrong"},
 		}
 		for _, tc := range tests {
 			name := s.name + "/" + tc.name
@@ -245,11 +248,12 @@ func TestVerifySDKTemporaryCredentials(t *testing.T) {
 				checkResult(t, name, got, err, tc.want)
 			})
 		}
-		// Without the header the signature itself no longer matches.
+		// Without the header the request is refused before its signature
+		// is looked at.
 		noHeader := r.Clone(ctx)
 		noHeader.Header.Del("X-Security-Token")
 		_, err := sdkVerifier(fgs.Credential{AccessKey: sdkAK, SecretKey: sdkSK, SecurityToken: token}).Verify(ctx, noHeader, body)
-		checkResult(t, s.name+"/token header removed", fgs.Credential{}, err, "signature does not match")
+		checkResult(t, s.name+"/token header removed", fgs.Credential{}, err, "security token missing or wrong")
 	}
 }
 

@@ -222,12 +222,45 @@ func single(h http.Header, key string) (string, bool) {
 // Verify checks r's Authorization signature against body (the exact raw
 // body bytes) and returns the credential that signed it. The path is
 // taken from r.URL.Path (decoded), the query from r.URL.RawQuery, and the
-// host from r.Host. r and body are only read.
+// host from r.Host. r and body are only read. It is [Verifier.Begin]
+// followed by [Pending.Finish].
 //
 // A failure is an *fgs.Error of kind fgs.Unauthorized with code FSS.0401,
 // except that an error of Lookup other than NotFound is returned as it is.
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (fgs.Credential, error) {
-	var none fgs.Credential
+	p, err := v.Begin(ctx, r)
+	if err != nil {
+		return fgs.Credential{}, err
+	}
+	return p.Finish(body)
+}
+
+// Pending is a request whose headers passed every check that does not
+// need the body: its Authorization header is well formed, its date is
+// within the window, its access key exists and may be used (not expired,
+// security token right). When the request names its payload digest in a
+// signed X-Sdk-Content-Sha256 / X-Sdk-Content-Sm3 header the signature
+// itself has been checked too; otherwise it covers the body's digest and
+// only [Pending.Finish] can check it. Until Finish succeeds the request is
+// not authenticated.
+type Pending struct {
+	r        *http.Request
+	a        authorization
+	cred     fgs.Credential
+	date     string
+	claimed  string // the content-digest header's value; "" when absent
+	verified bool   // the signature was checked by Begin
+}
+
+// Begin checks everything about r that its headers show, so that a server
+// can refuse a request that cannot be authenticated before it reads any of
+// its body. See [Verifier.Verify] for the errors.
+//
+// The credential's own state (expiry, security token) is checked here as
+// well: the access key is an identifier, not a secret, and a request made
+// with a key that cannot be used is refused whatever its body.
+func (v *Verifier) Begin(ctx context.Context, r *http.Request) (Pending, error) {
+	var none Pending
 	if v.Lookup == nil {
 		return none, fgs.E("auth.Verify", fgs.Other, fgs.Msg("no credential lookup configured"))
 	}
@@ -292,6 +325,58 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (fg
 		return none, reject("unknown access key")
 	}
 
+	// The rules for temporary credentials.
+	if cred.SecurityToken != "" {
+		if !hasToken || len(tokenVals) != 1 ||
+			subtle.ConstantTimeCompare([]byte(tokenVals[0]), []byte(cred.SecurityToken)) != 1 {
+			return none, reject("security token missing or wrong")
+		}
+	} else if hasTokenHeader {
+		return none, reject("security token sent for a permanent access key")
+	}
+	if !cred.Expires.IsZero() && !now.Before(cred.Expires) {
+		return none, reject("credential expired")
+	}
+
+	p := Pending{r: r, a: a, cred: cred, date: date}
+	if hasContentHeader {
+		// The canonical request does not depend on the body: check the
+		// signature now, and the body against the claimed digest later.
+		p.claimed = contentVals[0]
+		if err := p.check(nil); err != nil {
+			return none, err
+		}
+		p.verified = true
+	}
+	return p, nil
+}
+
+// NeedsBody reports whether the signature covers the body's digest, so
+// that it can only be checked once the whole body is read.
+func (p *Pending) NeedsBody() bool { return !p.verified }
+
+// Finish checks the request against its body (the exact raw bytes) and
+// returns the credential that signed it.
+func (p *Pending) Finish(body []byte) (fgs.Credential, error) {
+	if p.verified {
+		if p.claimed != unsignedPayload {
+			sum := p.a.alg.hash.sum(body)
+			if !hexEqualFold(p.claimed, sum[:]) {
+				return fgs.Credential{}, reject("body does not match " + p.a.alg.contentHeader)
+			}
+		}
+		return p.cred, nil
+	}
+	if err := p.check(body); err != nil {
+		return fgs.Credential{}, err
+	}
+	return p.cred, nil
+}
+
+// check verifies the signature. The payload line of the canonical request
+// is the claimed digest when there is one, else the digest of body.
+func (p *Pending) check(body []byte) error {
+	r, a, alg, cred := p.r, &p.a, p.a.alg, &p.cred
 	bufs := getBuffers()
 	defer putBuffers(bufs)
 
@@ -301,24 +386,20 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (fg
 	cr = append(cr, '\n')
 	cr = appendURI(cr, r.URL.Path)
 	cr = append(cr, '\n')
-	if cr, ok = appendQuery(cr, r.URL.RawQuery); !ok {
+	cr, ok := appendQuery(cr, r.URL.RawQuery)
+	if !ok {
 		bufs.a = cr
-		return none, reject("malformed query string")
+		return reject("malformed query string")
 	}
 	cr = append(cr, '\n')
 	cr = appendHeaders(cr, r, a.signed)
 	cr = append(cr, '\n')
 	cr = append(cr, a.signed...)
 	cr = append(cr, '\n')
-	bodySum := alg.hash.sum(body)
-	if hasContentHeader {
-		claimed := contentVals[0]
-		if claimed != unsignedPayload && !hexEqualFold(claimed, bodySum[:]) {
-			bufs.a = cr
-			return none, reject("body does not match " + alg.contentHeader)
-		}
-		cr = append(cr, claimed...)
+	if p.claimed != "" {
+		cr = append(cr, p.claimed...)
 	} else {
+		bodySum := alg.hash.sum(body)
 		cr = hex.AppendEncode(cr, bodySum[:])
 	}
 	crSum := alg.hash.sum(cr)
@@ -327,7 +408,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (fg
 	sts := cr[:0]
 	sts = append(sts, alg.name...)
 	sts = append(sts, '\n')
-	sts = append(sts, date...)
+	sts = append(sts, p.date...)
 	sts = append(sts, '\n')
 	if alg.kind == kindV11 {
 		sts = append(sts, a.scope...)
@@ -373,23 +454,9 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (fg
 		}
 	}
 	if !good {
-		return none, reject("signature does not match")
+		return reject("signature does not match")
 	}
-
-	// The signature is good; now the rules for temporary credentials. They
-	// come after it so that only the key's holder learns about its state.
-	if cred.SecurityToken != "" {
-		if !hasToken || len(tokenVals) != 1 ||
-			subtle.ConstantTimeCompare([]byte(tokenVals[0]), []byte(cred.SecurityToken)) != 1 {
-			return none, reject("security token missing or wrong")
-		}
-	} else if hasTokenHeader {
-		return none, reject("security token sent for a permanent access key")
-	}
-	if !cred.Expires.IsZero() && !now.Before(cred.Expires) {
-		return none, reject("credential expired")
-	}
-	return cred, nil
+	return nil
 }
 
 // validScope checks a V11 scope: date/region/service, with the date the

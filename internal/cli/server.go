@@ -182,6 +182,11 @@ func runServer(ctx context.Context, cfg config.Server, gov *procs.Governor, stde
 		Tokens:    &auth.Tokens{Key: key, TTL: 24 * time.Hour},
 		Region:    cfg.Region,
 		Logger:    logger,
+
+		BodyBudget:  int64(cfg.BodyBudgetMB) << 20,
+		BodyTimeout: cfg.BodyTimeout,
+		BodyMinRate: int64(cfg.BodyMinRateKB) << 10,
+		Throttle:    auth.NewThrottle(cfg.TokenSourceLimit, cfg.TokenUserLimit),
 	})
 	if cfg.DebugListen != "" {
 		mux := http.NewServeMux()
@@ -211,9 +216,10 @@ func runServer(ctx context.Context, cfg config.Server, gov *procs.Governor, stde
 	hs := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		// Time to read a whole request, body included (a 50 MB package at
-		// under 1 Mbit/s would not make it); invocations may then run for
-		// their own timeout, so there is no write timeout.
+		// A backstop for reading a whole request: the API reads bodies
+		// itself under --body-timeout and --body-min-rate and lifts the
+		// deadline once a body is in. Invocations may then run for their
+		// own timeout, so there is no write timeout.
 		ReadTimeout:    10 * time.Minute,
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,

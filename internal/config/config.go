@@ -33,6 +33,16 @@ type Server struct {
 	Prestart       int           // pre-started generic instances per runtime; 0 = none
 	LogBudgetMB    int           // invocation logs kept per function, MB
 	DebugListen    string        // serve Go's pprof profiles here; "" = off
+	// Request bodies: how many MB of large bodies the server holds at
+	// once, and how slowly a body may arrive (it must start within
+	// BodyTimeout, then come at BodyMinRateKB KB/s or faster).
+	BodyBudgetMB  int
+	BodyTimeout   time.Duration
+	BodyMinRateKB int
+	// Token requests per source address per minute, and failed password
+	// checks per user per minute (POST /v3/auth/tokens).
+	TokenSourceLimit int
+	TokenUserLimit   int
 	// Procs is how many cores the server's own code may run on at once
 	// (GOMAXPROCS); 0 = one while requests do not overlap, all when they
 	// do (or GOMAXPROCS from the environment when it is set).
@@ -40,6 +50,10 @@ type Server struct {
 
 	Bootstrap Bootstrap
 }
+
+// MinBodyBudgetMB is the smallest --body-budget: one code upload, 50 MB
+// of package as base64 plus 1 MB of JSON, is 67.7 MB.
+const MinBodyBudgetMB = 68
 
 // Bootstrap is the credential the first start creates. Empty fields are
 // generated and printed once.
@@ -55,19 +69,24 @@ type Bootstrap struct {
 // Default returns the defaults.
 func Default() Server {
 	return Server{
-		Listen:          "127.0.0.1:8000",
-		DataDir:         "./fgs-data",
-		Region:          "cn-north-4",
-		ClockSkew:       15 * time.Minute,
-		ShutdownTimeout: 30 * time.Second,
-		LogLevel:        "info",
-		QuotaFunctions:  400,
-		QuotaCodeSizeMB: 20480,
-		IdleTimeout:     2 * time.Minute,
-		QueueTimeout:    time.Second,
-		Prestart:        1,
-		LogBudgetMB:     8,
-		Bootstrap:       Bootstrap{DomainName: "openfgs", UserName: "admin"},
+		Listen:           "127.0.0.1:8000",
+		DataDir:          "./fgs-data",
+		Region:           "cn-north-4",
+		ClockSkew:        15 * time.Minute,
+		ShutdownTimeout:  30 * time.Second,
+		LogLevel:         "info",
+		QuotaFunctions:   400,
+		QuotaCodeSizeMB:  20480,
+		IdleTimeout:      2 * time.Minute,
+		QueueTimeout:     time.Second,
+		Prestart:         1,
+		LogBudgetMB:      8,
+		BodyBudgetMB:     256,
+		BodyTimeout:      5 * time.Second,
+		BodyMinRateKB:    256,
+		TokenSourceLimit: 30,
+		TokenUserLimit:   5,
+		Bootstrap:        Bootstrap{DomainName: "openfgs", UserName: "admin"},
 	}
 }
 
@@ -114,7 +133,12 @@ func FromEnv(getenv func(string) string) (Server, error) {
 	num("FGS_QUOTA_CODE_SIZE", &c.QuotaCodeSizeMB)
 	dur("FGS_IDLE_TIMEOUT", &c.IdleTimeout)
 	dur("FGS_QUEUE_TIMEOUT", &c.QueueTimeout)
-	for name, dst := range map[string]*int{"FGS_MEMORY_BUDGET": &c.MemoryBudgetMB, "FGS_PRESTART": &c.Prestart, "FGS_LOG_BUDGET": &c.LogBudgetMB, "FGS_PROCS": &c.Procs} {
+	dur("FGS_BODY_TIMEOUT", &c.BodyTimeout)
+	for name, dst := range map[string]*int{
+		"FGS_MEMORY_BUDGET": &c.MemoryBudgetMB, "FGS_PRESTART": &c.Prestart, "FGS_LOG_BUDGET": &c.LogBudgetMB, "FGS_PROCS": &c.Procs,
+		"FGS_BODY_BUDGET": &c.BodyBudgetMB, "FGS_BODY_MIN_RATE": &c.BodyMinRateKB,
+		"FGS_TOKEN_SOURCE_LIMIT": &c.TokenSourceLimit, "FGS_TOKEN_USER_LIMIT": &c.TokenUserLimit,
+	} {
 		n := int64(*dst)
 		num(name, &n)
 		*dst = int(n)
@@ -144,6 +168,11 @@ func (c *Server) Flags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.Prestart, "prestart", c.Prestart, "pre-started generic instances per runtime that supports them; 0 = none (FGS_PRESTART)")
 	fs.StringVar(&c.DebugListen, "debug-listen", c.DebugListen, "serve Go's runtime profiles (/debug/pprof/) on this address; keep it on loopback (FGS_DEBUG_LISTEN)")
 	fs.IntVar(&c.LogBudgetMB, "log-budget", c.LogBudgetMB, "MB of invocation logs kept per function (FGS_LOG_BUDGET)")
+	fs.IntVar(&c.BodyBudgetMB, "body-budget", c.BodyBudgetMB, "MB of request bodies over 64 KB the server holds at once; more wait, then get 429 (FGS_BODY_BUDGET)")
+	fs.DurationVar(&c.BodyTimeout, "body-timeout", c.BodyTimeout, "a request body must start arriving within this (FGS_BODY_TIMEOUT)")
+	fs.IntVar(&c.BodyMinRateKB, "body-min-rate", c.BodyMinRateKB, "KB/s a request body must then arrive at, or the connection is closed (FGS_BODY_MIN_RATE)")
+	fs.IntVar(&c.TokenSourceLimit, "token-source-limit", c.TokenSourceLimit, "token requests per minute from one address (FGS_TOKEN_SOURCE_LIMIT)")
+	fs.IntVar(&c.TokenUserLimit, "token-user-limit", c.TokenUserLimit, "failed password checks per minute for one user (FGS_TOKEN_USER_LIMIT)")
 	fs.IntVar(&c.Procs, "procs", c.Procs, "cores the server's own code may use at once; 0 = one while requests do not overlap, all when they do (FGS_PROCS)")
 }
 
@@ -198,6 +227,22 @@ func (c *Server) Validate() error {
 	}
 	if c.LogBudgetMB < 1 {
 		errs = append(errs, fmt.Errorf("log-budget %d must be at least 1 MB", c.LogBudgetMB))
+	}
+	// The budget must hold the largest body, a code upload (~68 MB).
+	if c.BodyBudgetMB < MinBodyBudgetMB {
+		errs = append(errs, fmt.Errorf("body-budget %d must be at least %d MB, the size of a 50 MB code package upload", c.BodyBudgetMB, MinBodyBudgetMB))
+	}
+	if c.BodyTimeout < 100*time.Millisecond || c.BodyTimeout > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("body-timeout %v: use 100ms to 10m", c.BodyTimeout))
+	}
+	if c.BodyMinRateKB < 1 {
+		errs = append(errs, fmt.Errorf("body-min-rate %d must be at least 1 KB/s", c.BodyMinRateKB))
+	}
+	if c.TokenSourceLimit < 1 || c.TokenSourceLimit > 1_000_000 {
+		errs = append(errs, fmt.Errorf("token-source-limit %d: use 1 to 1000000", c.TokenSourceLimit))
+	}
+	if c.TokenUserLimit < 1 || c.TokenUserLimit > 1_000_000 {
+		errs = append(errs, fmt.Errorf("token-user-limit %d: use 1 to 1000000", c.TokenUserLimit))
 	}
 	b := c.Bootstrap
 	if (b.AccessKey == "") != (b.SecretKey == "") {

@@ -11,11 +11,13 @@ import (
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestFromEnv_FlagsOverride(t *testing.T) {
-	c, err := FromEnv(env(map[string]string{"FGS_LISTEN": "127.0.0.1:9000", "FGS_CLOCK_SKEW": "5m", "FGS_QUOTA_FUNCTIONS": "7", "FGS_PROCS": "3"}))
+	c, err := FromEnv(env(map[string]string{"FGS_LISTEN": "127.0.0.1:9000", "FGS_CLOCK_SKEW": "5m", "FGS_QUOTA_FUNCTIONS": "7", "FGS_PROCS": "3",
+		"FGS_BODY_BUDGET": "100", "FGS_BODY_TIMEOUT": "2s", "FGS_BODY_MIN_RATE": "64", "FGS_TOKEN_SOURCE_LIMIT": "9", "FGS_TOKEN_USER_LIMIT": "2"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:9000" || c.ClockSkew != 5*time.Minute || c.QuotaFunctions != 7 || c.Procs != 3 {
+	if c.Listen != "127.0.0.1:9000" || c.ClockSkew != 5*time.Minute || c.QuotaFunctions != 7 || c.Procs != 3 ||
+		c.BodyBudgetMB != 100 || c.BodyTimeout != 2*time.Second || c.BodyMinRateKB != 64 || c.TokenSourceLimit != 9 || c.TokenUserLimit != 2 {
 		t.Fatalf("FromEnv = %+v", c)
 	}
 	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
@@ -36,6 +38,9 @@ func TestFromEnv_BadValues(t *testing.T) {
 		{"FGS_CLOCK_SKEW", "soon"},
 		{"FGS_QUOTA_FUNCTIONS", "many"},
 		{"FGS_QUOTA_CODE_SIZE", "1.5"},
+		{"FGS_BODY_BUDGET", "lots"},
+		{"FGS_BODY_TIMEOUT", "5"},
+		{"FGS_TOKEN_USER_LIMIT", "five"},
 	} {
 		if _, err := FromEnv(env(map[string]string{tc.k: tc.v})); err == nil || !strings.Contains(err.Error(), tc.k) {
 			t.Errorf("FromEnv(%s=%q) = %v, want an error naming it", tc.k, tc.v, err)
@@ -56,6 +61,11 @@ func TestValidate(t *testing.T) {
 		"project":       func(c *Server) { c.Bootstrap.ProjectID = "a/b" },
 		"empty datadir": func(c *Server) { c.DataDir = " " },
 		"procs":         func(c *Server) { c.Procs = -1 },
+		"body budget":   func(c *Server) { c.BodyBudgetMB = MinBodyBudgetMB - 1 },
+		"body timeout":  func(c *Server) { c.BodyTimeout = 0 },
+		"body rate":     func(c *Server) { c.BodyMinRateKB = 0 },
+		"source limit":  func(c *Server) { c.TokenSourceLimit = 0 },
+		"user limit":    func(c *Server) { c.TokenUserLimit = 0 },
 	} {
 		c := Default()
 		mut(&c)
