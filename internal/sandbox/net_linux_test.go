@@ -33,13 +33,13 @@ for t in os.environ["NET_TARGETS"].split():
             s = socket.socket(fam, socket.SOCK_STREAM)
             s.settimeout(3)
             s.connect((host, int(port)))
-            out["reach"][t] = s.recv(100).decode().strip() or "connected"
+            out["reach"][t] = s.recv(100).decode(errors="replace").strip() or "connected"
         else:
             s = socket.socket(fam, socket.SOCK_DGRAM)
             s.settimeout(1)
             s.connect((host, int(port)))
             s.send(b"probe")
-            out["reach"][t] = s.recv(100).decode()
+            out["reach"][t] = s.recv(100).decode(errors="replace")
         s.close()
     except OSError as e:
         out["reach"][t] = "error: " + (e.strerror or type(e).__name__)
@@ -156,7 +156,7 @@ func TestSandbox_NetworkOutbound(t *testing.T) {
 	outUDP := fmt.Sprintf("udp:%s:%d", outside.IPv4, outside.UDPPort)
 	hostLoop := hostTargets(t, loopPort)
 	hostAny := hostTargets(t, anyPort)
-	hostAny = append(hostAny, fmt.Sprintf("tcp:%s:%d", outside.HostIPv4, anyPort), "tcp:169.254.169.254:80")
+	hostAny = append(hostAny, fmt.Sprintf("tcp:%s:%d", outside.HostIPv4, anyPort), fmt.Sprintf("tcp:%s:%d", outside.LinkLocal, outside.TCPPort))
 	targets := append(append([]string{outTCP4, outTCP6, outUDP}, hostLoop...), hostAny...)
 
 	r := runProbe(t, NetworkOutbound, targets)
@@ -195,7 +195,7 @@ import socket, sys
 for line in sys.stdin:
     try:
         s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
-        print("reached", s.recv(100).decode().strip(), flush=True)
+        print("reached", s.recv(100).decode(errors="replace").strip(), flush=True)
         s.close()
     except OSError as e:
         print("failed", e.strerror, flush=True)
@@ -243,7 +243,7 @@ func hostNetState(t *testing.T) string {
 	var lines []string
 	skip := map[int]bool{}
 	for _, l := range links {
-		if strings.HasPrefix(l.Attrs().Name, "fgsto") {
+		if strings.HasPrefix(l.Attrs().Name, "fgst") {
 			skip[l.Attrs().Index] = true
 			continue
 		}
@@ -265,4 +265,3 @@ func hostNetState(t *testing.T) string {
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
 }
-

@@ -65,8 +65,10 @@ func TestCheck_RefusesTheHost(t *testing.T) {
 	}
 }
 
-// ipLinks lists the host's interfaces and routes, to show that attaching
-// and closing uplinks changes nothing outside the instance's namespace.
+// hostNetState lists the host's interfaces, addresses and routes (leaving
+// out test outsides, which tests running beside this one add and remove),
+// to show that attaching and closing uplinks changes nothing outside the
+// instance's namespace.
 func hostNetState(t *testing.T) string {
 	t.Helper()
 	links, err := netlink.LinkList()
@@ -74,24 +76,26 @@ func hostNetState(t *testing.T) string {
 		t.Fatal(err)
 	}
 	var lines []string
+	skip := map[int]bool{}
 	for _, l := range links {
-		if strings.HasPrefix(l.Attrs().Name, "fgsto") {
-			continue // other tests' outsides come and go
+		if strings.HasPrefix(l.Attrs().Name, "fgst") {
+			skip[l.Attrs().Index] = true
+			continue
 		}
 		lines = append(lines, "link "+l.Attrs().Name)
+		addrs, _ := netlink.AddrList(l, netlink.FAMILY_ALL)
+		for _, a := range addrs {
+			lines = append(lines, "addr "+l.Attrs().Name+" "+a.IPNet.String())
+		}
 	}
 	routes, err := netlink.RouteList(nil, netlink.FAMILY_ALL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range routes {
-		if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil && strings.HasPrefix(l.Attrs().Name, "fgsto") {
-			continue
+		if !skip[r.LinkIndex] {
+			lines = append(lines, "route "+r.String())
 		}
-		lines = append(lines, "route "+r.String())
-	}
-	for _, a := range hostAddrs(t) {
-		lines = append(lines, "addr "+a.String())
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
@@ -174,8 +178,9 @@ func TestAttach(t *testing.T) {
 	}
 
 	// The host's own addresses are refused: its outward addresses (where
-	// the any-address service listens), the host's end of the veth, and
-	// whatever the instance calls loopback is its own.
+	// the any-address service listens), the host's end of the veth; so is
+	// a link-local address (the outside's). Whatever the instance calls
+	// loopback is its own.
 	anyPort := uint16(any.Addr().(*net.TCPAddr).Port)
 	var targets []netip.AddrPort
 	for _, a := range hostAddrs(t) {
@@ -183,7 +188,7 @@ func TestAttach(t *testing.T) {
 			targets = append(targets, netip.AddrPortFrom(a, anyPort))
 		}
 	}
-	targets = append(targets, netip.AddrPortFrom(outside.HostIPv4, anyPort))
+	targets = append(targets, netip.AddrPortFrom(outside.HostIPv4, anyPort), netip.AddrPortFrom(outside.LinkLocal, uint16(outside.TCPPort)))
 	for _, dst := range targets {
 		c, err := dialFrom(pid, "tcp", dst)
 		if err == nil {

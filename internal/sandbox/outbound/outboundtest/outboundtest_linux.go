@@ -30,8 +30,12 @@ import (
 type Outside struct {
 	IPv4, IPv6         netip.Addr // the outside end
 	HostIPv4, HostIPv6 netip.Addr // the host's end: addresses of the host itself
-	TCPPort, UDPPort   int        // on both outside addresses
-	Pid                int        // the process holding the outside namespace
+	// LinkLocal is a link-local address (169.254.0.0/16) of the outside
+	// end, which instances must not reach: a test that tries shows a
+	// broken rule as a connection, not as traffic leaving the machine.
+	LinkLocal        netip.Addr
+	TCPPort, UDPPort int // on both outside addresses
+	Pid              int // the process holding the outside namespace
 }
 
 // Greeting is the first line the TCP server sends.
@@ -55,12 +59,14 @@ func New(t testing.TB) *Outside {
 		t.Fatal(err)
 	}
 	o := &Outside{
-		HostIPv4: netip.AddrFrom4([4]byte{198, 51, 100, byte(4*k + 1)}),
-		IPv4:     netip.AddrFrom4([4]byte{198, 51, 100, byte(4*k + 2)}),
-		HostIPv6: netip.MustParseAddr(fmt.Sprintf("2001:db8:100:%x::1", k)),
-		IPv6:     netip.MustParseAddr(fmt.Sprintf("2001:db8:100:%x::2", k)),
-		Pid:      pid,
+		HostIPv4:  netip.AddrFrom4([4]byte{198, 51, 100, byte(4*k + 1)}),
+		IPv4:      netip.AddrFrom4([4]byte{198, 51, 100, byte(4*k + 2)}),
+		HostIPv6:  netip.MustParseAddr(fmt.Sprintf("2001:db8:100:%x::1", k)),
+		IPv6:      netip.MustParseAddr(fmt.Sprintf("2001:db8:100:%x::2", k)),
+		LinkLocal: netip.AddrFrom4([4]byte{169, 254, 77, byte(4*k + 2)}),
+		Pid:       pid,
 	}
+	hostLinkLocal := netip.AddrFrom4([4]byte{169, 254, 77, byte(4*k + 1)})
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostName}, PeerName: peer, PeerNamespace: netlink.NsPid(pid)}
 	if err := netlink.LinkAdd(veth); err != nil {
 		t.Skipf("outboundtest: cannot make a veth pair: %v", err)
@@ -76,6 +82,7 @@ func New(t testing.TB) *Outside {
 	}
 	for _, a := range []*netlink.Addr{
 		{IPNet: prefix(o.HostIPv4, 30)},
+		{IPNet: prefix(hostLinkLocal, 30)},
 		{IPNet: prefix(o.HostIPv6, 64), Flags: unix.IFA_F_NODAD},
 	} {
 		if err := netlink.AddrAdd(host, a); err != nil {
@@ -99,6 +106,7 @@ func New(t testing.TB) *Outside {
 			if name == peer {
 				for _, a := range []*netlink.Addr{
 					{IPNet: prefix(o.IPv4, 30)},
+					{IPNet: prefix(o.LinkLocal, 30)},
 					{IPNet: prefix(o.IPv6, 64), Flags: unix.IFA_F_NODAD},
 				} {
 					if err := h.AddrAdd(l, a); err != nil {
