@@ -201,6 +201,7 @@ func configure() error {
 		{"IPv6 address", func() error {
 			return h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: InstanceIPv6.AsSlice(), Mask: net.CIDRMask(128, 128)}, Flags: unix.IFA_F_NODAD})
 		}},
+		{"MTU", func() error { return h.LinkSetMTU(link, mtu) }},
 		{"link up", func() error { return h.LinkSetUp(link) }},
 		{"IPv4 default route", func() error {
 			return h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Scope: netlink.SCOPE_LINK, Dst: &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}})
