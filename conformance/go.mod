@@ -2,7 +2,10 @@ module github.com/openfgs/openfgs/conformance
 
 go 1.26.0
 
-require github.com/huaweicloud/huaweicloud-sdk-go-v3 v0.1.207
+require (
+	github.com/huaweicloud/huaweicloud-sdk-go-v3 v0.1.207
+	golang.org/x/sys v0.0.0-20220722155257-8c9f86f7a55f
+)
 
 require (
 	github.com/fatih/color v1.10.0 // indirect
@@ -14,7 +17,6 @@ require (
 	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/tjfoc/gmsm v1.4.1 // indirect
 	go.mongodb.org/mongo-driver v1.13.1 // indirect
-	golang.org/x/sys v0.0.0-20220722155257-8c9f86f7a55f // indirect
 	golang.org/x/xerrors v0.0.0-20200804184101-5ec99f83aff1 // indirect
 	gopkg.in/ini.v1 v1.67.0 // indirect
 )

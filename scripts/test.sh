@@ -7,6 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
 
+# The network isolation tests build a stand-in for the outside world with
+# ip (iproute2) and nsenter (util-linux) when they run as root.
+if [ "$(id -u)" = 0 ] && ! { command -v ip && command -v nsenter; } >/dev/null 2>&1; then
+	echo "== installing iproute2 and util-linux for the network tests"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 util-linux >/dev/null
+fi
+
 echo "== go vet"
 go vet ./...
 (cd conformance && go vet ./...)

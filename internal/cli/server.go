@@ -93,6 +93,10 @@ func newExecutor(cfg config.Server, dir string, code fgs.CodeStore, logStore *lo
 	if opt.Unavailable != nil {
 		opt.Prestart = -1
 		logger.Warn("functions will not run on this node", "reason", opt.Unavailable)
+	} else if err := sandbox.OutboundSupported(); err != nil {
+		logger.Warn("functions get loopback only, no outbound network, on this node", "reason", err)
+	} else {
+		opt.Outbound = true
 	}
 	ex, err := executor.New(opt)
 	if err != nil {

@@ -44,6 +44,13 @@ type Options struct {
 	QueueTimeout   time.Duration // how long an invocation waits for a busy pool; default 1s
 	MemoryBudgetMB int           // sum of instance memory sizes on this node; default half of RAM
 	Prestart       int           // generic instances kept per pre-startable runtime; default 1, <0 none
+	// Outbound gives instances of functions with public network access
+	// (no network_controller.disable_public_network), and pre-started
+	// ones, a way out to addresses outside this host, never to the host
+	// itself (sandbox.NetworkOutbound); set it when
+	// sandbox.OutboundSupported says the node can. Otherwise every
+	// instance has loopback only.
+	Outbound bool
 	// StartInstance starts an instance; nil means in a sandbox.
 	StartInstance StartFunc
 	// Unavailable, when set, is why this node runs no functions at all

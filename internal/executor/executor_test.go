@@ -26,6 +26,8 @@ type fakeBox struct {
 	memLimit atomic.Int64
 	shares   atomic.Int64
 	memReads atomic.Int64
+	spec     sandbox.Spec
+	dropped  atomic.Bool // DropOutbound was called
 }
 
 func newFakeBox() *fakeBox { return &fakeBox{done: make(chan struct{})} }
@@ -44,6 +46,7 @@ func (b *fakeBox) MemoryUsage() (int64, error) {
 func (b *fakeBox) SetMemoryLimit(n int64) error { b.memLimit.Store(n); return nil }
 func (b *fakeBox) SetCPUShares(n int64) error   { b.shares.Store(n); return nil }
 func (b *fakeBox) Pid() int                     { return 1 }
+func (b *fakeBox) DropOutbound()                { b.dropped.Store(true) }
 
 // fakeKind is a runtime whose instances answer with a handler function.
 type fakeKind struct {
@@ -116,6 +119,7 @@ func newHarness(t *testing.T, opt Options, handler func(ctx context.Context, inv
 	}
 	opt.StartInstance = func(ctx context.Context, spec sandbox.Spec) (Box, error) {
 		b := newFakeBox()
+		b.spec = spec
 		h.mu.Lock()
 		h.boxes = append(h.boxes, b)
 		h.mu.Unlock()
@@ -202,6 +206,57 @@ func TestExecutor_GenericTakesLimits(t *testing.T) {
 	}
 	if got, want := b.shares.Load(), sandbox.SharesFromMillicores(int64(fgs.CPUFor(512))); got != want {
 		t.Errorf("CPU shares %d, want %d", got, want)
+	}
+}
+
+// Every instance has its own network namespace; the way out goes to
+// functions with public network access when the node has it, and a
+// pre-started instance (which has it) loses it when it takes a function
+// without.
+func TestExecutor_NetworkModes(t *testing.T) {
+	off := true
+	for _, tc := range []struct {
+		name     string
+		outbound bool
+		prestart int
+		closed   bool // disable_public_network
+		want     sandbox.NetworkMode
+		dropped  bool
+	}{
+		{"public", true, -1, false, sandbox.NetworkOutbound, false},
+		{"closed", true, -1, true, sandbox.NetworkNone, false},
+		{"public, no outbound on the node", false, -1, false, sandbox.NetworkNone, false},
+		{"public, pre-started", true, 1, false, sandbox.NetworkOutbound, false},
+		{"closed, pre-started", true, 1, true, sandbox.NetworkOutbound, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Options{Outbound: tc.outbound, Prestart: tc.prestart}, echo)
+			if tc.closed {
+				h.f.NetworkController = &fgs.NetworkControl{DisablePublicNetwork: &off}
+			}
+			if tc.prestart > 0 {
+				for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+					h.mu.Lock()
+					n := len(h.boxes)
+					h.mu.Unlock()
+					if n > 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatal("no generic instance started")
+					}
+				}
+			}
+			if _, err := h.invoke(t, "1"); err != nil {
+				t.Fatal(err)
+			}
+			h.mu.Lock()
+			b := h.boxes[0]
+			h.mu.Unlock()
+			if b.spec.Network != tc.want || b.dropped.Load() != tc.dropped {
+				t.Errorf("instance network %v, dropped %v; want %v, %v", b.spec.Network, b.dropped.Load(), tc.want, tc.dropped)
+			}
+		})
 	}
 }
 

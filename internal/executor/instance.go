@@ -89,6 +89,9 @@ type Box interface {
 	MemoryUsage() (int64, error)
 	SetMemoryLimit(bytes int64) error
 	SetCPUShares(shares int64) error
+	// DropOutbound takes away the instance's way out (see
+	// sandbox.NetworkOutbound), leaving it loopback only.
+	DropOutbound()
 	Pid() int
 }
 
@@ -111,7 +114,7 @@ type instanceSpec struct {
 	memMB   int
 	cpu     int // millicores
 	tmpMB   int
-	ownNet  bool
+	ownNet  bool // disable_public_network: loopback only
 	prog    runtime.Program
 	fn      *runtime.Function // nil for a generic instance
 }
@@ -177,9 +180,11 @@ func (e *Executor) startInstance(ctx context.Context, kind runtime.Kind, spec in
 		}
 	}
 	spec.prog = prog
-	net := sandbox.NetworkHost
-	if spec.ownNet || spec.prog.OwnNetwork {
-		net = sandbox.NetworkNone
+	// Every instance has a network namespace of its own; the way out is
+	// for functions with public network access, when the node has it.
+	net := sandbox.NetworkNone
+	if !spec.ownNet && e.opt.Outbound {
+		net = sandbox.NetworkOutbound
 	}
 	sspec := sandbox.Spec{
 		ID:          in.id,

@@ -224,18 +224,15 @@ func (p *pool) startOnce(ctx context.Context) (*instance, error) {
 	mem := int(f.MemorySize)
 	e.stats.ColdStarts.Add(1)
 
-	// A pre-started generic instance, when the runtime has them and the
-	// function needs nothing they lack.
-	if !ownNet {
-		if in := e.takeGeneric(p.kind, mem); in != nil {
-			e.stats.Prestarted.Add(1)
-			if err := p.adopt(ctx, in, codeDir); err != nil {
-				in.stop(e, stopFailed)
-				return nil, err
-			}
-			go e.refillGeneric()
-			return in, nil
+	// A pre-started generic instance, when the runtime has them.
+	if in := e.takeGeneric(p.kind, mem); in != nil {
+		e.stats.Prestarted.Add(1)
+		if err := p.adopt(ctx, in, codeDir, ownNet); err != nil {
+			in.stop(e, stopFailed)
+			return nil, err
 		}
+		go e.refillGeneric()
+		return in, nil
 	}
 	if !e.reserve(mem) {
 		return nil, errNoBudget
@@ -266,11 +263,16 @@ func (p *pool) startOnce(ctx context.Context) (*instance, error) {
 
 // adopt turns a generic instance into one of p's: its code folder gets
 // the function's files, its memory limit and CPU weight the function's,
-// and it loads the function.
-func (p *pool) adopt(ctx context.Context, in *instance, codeDir string) error {
+// its network loses the way out if the function has no public network
+// access (ownNet; before any of the function's code runs), and it loads
+// the function.
+func (p *pool) adopt(ctx context.Context, in *instance, codeDir string, ownNet bool) error {
 	p.e.mu.Lock()
 	in.pool = p
 	p.e.mu.Unlock()
+	if ownNet {
+		in.box.DropOutbound()
+	}
 	if err := linkTree(codeDir, in.codeDir); err != nil {
 		return fgs.E("executor.adopt", err)
 	}

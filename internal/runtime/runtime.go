@@ -69,7 +69,9 @@ type Program struct {
 	// Port inside its own network namespace (Go 1.x, custom, HTTP).
 	Pipes bool
 	Port  int
-	// OwnNetwork: the instance needs its own network namespace.
+	// OwnNetwork: the instance needs its own network namespace (the
+	// executor gives every instance one; this tells tests that run
+	// programs without a sandbox to make one).
 	OwnNetwork bool
 }
 

@@ -6,7 +6,7 @@
 //
 // The supervisor (the fgs process, running as root) creates the instance's
 // cgroups, then re-executes its own binary with a marker in new user, pid,
-// mount, ipc and uts namespaces (plus a net namespace for NetworkNone).
+// mount, ipc, uts and net namespaces.
 // main must call [InitMain] first thing: in the re-executed child it takes
 // over and never returns; everywhere else it returns at once.
 //
@@ -39,6 +39,18 @@
 // (On kernels without open_tree, before 5.2, init binds sources by path,
 // and every folder on the way must be searchable by others; Start checks
 // that and says which folder is not.)
+//
+// # Network
+//
+// Every instance has a network namespace of its own, so it never sees the
+// host's interfaces, its sockets (in /proc/net or as abstract unix
+// sockets) or anything listening on the host's loopback. Init brings its
+// loopback up. With NetworkOutbound the supervisor also gives it, while
+// init builds the root, a TUN device served by package outbound: a way to
+// addresses outside this host, never to the host itself. That work runs
+// on a supervisor thread that joins the instance's network namespace,
+// checks that it is there, and never runs anything else; nothing in the
+// supervisor's own namespace changes.
 //
 // # The reaper
 //

@@ -45,6 +45,9 @@ type Sandbox struct {
 	pid    int // init, host view
 	prog   int // the program, host view (0 if unknown)
 
+	uplinkMu sync.Mutex
+	uplink   io.Closer // NetworkOutbound's way out, until dropped or the end
+
 	forced atomic.Bool
 	done   chan struct{} // closed when exit is final and the cgroups are gone
 	exit   Exit
@@ -95,9 +98,9 @@ func supported() error {
 		return nil // nothing harmless to run: trust the static checks
 	}
 	cmd := exec.Command(probe)
-	cmd.SysProcAttr = nsAttr(false)
+	cmd.SysProcAttr = nsAttr()
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("sandbox: cannot start a process in new user, pid, mount, ipc and uts namespaces: %w", err)
+		return fmt.Errorf("sandbox: cannot start a process in new user, pid, mount, ipc, uts and net namespaces: %w", err)
 	}
 	return nil
 }
@@ -107,12 +110,10 @@ func supported() error {
 // default would leave it the overflow uid without capabilities), and
 // setgroups is allowed so that its supplementary groups, inherited from the
 // supervisor (host root's), are cleared. Pdeathsig takes the instance down
-// if the supervisor dies.
-func nsAttr(newNet bool) *syscall.SysProcAttr {
-	flags := uintptr(syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS)
-	if newNet {
-		flags |= syscall.CLONE_NEWNET
-	}
+// if the supervisor dies. The network namespace is always new: an
+// instance never shares the host's (see NetworkMode).
+func nsAttr() *syscall.SysProcAttr {
+	flags := uintptr(syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWNET)
 	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: HostIDBase, Size: idMapSize}}
 	return &syscall.SysProcAttr{
 		Cloneflags:                 flags,
@@ -232,7 +233,7 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 	files = append(files, trees...)
 	cfg := initConfig{
 		Path: spec.Path, Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
-		Hostname: spec.Hostname, TmpSize: spec.TmpSize, NewNet: spec.Network == NetworkNone,
+		Hostname: spec.Hostname, TmpSize: spec.TmpSize, NewNet: true,
 		ExtraFiles: n, Mounts: mounts,
 	}
 	ns := make(map[string]string)
@@ -260,7 +261,7 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 		Stdout:      spec.Stdout,
 		Stderr:      spec.Stderr,
 		ExtraFiles:  files,
-		SysProcAttr: nsAttr(spec.Network == NetworkNone),
+		SysProcAttr: nsAttr(),
 		WaitDelay:   waitDelay,
 	}
 	t0 := time.Now()
@@ -274,6 +275,8 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 	closers = nil
 
 	s := &Sandbox{id: spec.ID, logger: logger, cmd: cmd, cg: cg, pid: cmd.Process.Pid, done: make(chan struct{})}
+	// The way out is made while init builds the root.
+	uplink := startOutbound(ctx, spec.Network, s.pid, logger)
 	rep := bufio.NewReader(repR)
 	// Unblock the handshake when ctx ends.
 	stopAfter := context.AfterFunc(ctx, func() {
@@ -285,6 +288,7 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 		stopAfter()
 		ctlW.Close()
 		cmd.Process.Signal(syscall.SIGKILL)
+		uplink.discard()
 		// Drain the reports so a refusal or setup error is not lost, then
 		// reap init and remove the cgroups.
 		repR.SetDeadline(time.Now().Add(killWait))
@@ -335,6 +339,9 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 		if err := cg.setPidsMax(spec.Pids + threads + pidsSlack); err != nil {
 			return fail(err)
 		}
+	}
+	if err := s.takeOutbound(uplink); err != nil {
+		return fail(err)
 	}
 	if _, err := ctlW.Write([]byte{'g'}); err != nil {
 		return fail(fmt.Errorf("start the program: %w", err))
@@ -547,6 +554,7 @@ func (s *Sandbox) monitor(rep *bufio.Reader, repR *os.File) {
 	if err := s.cg.remove(context.Background()); err != nil {
 		s.logger.Error("sandbox: cgroups left behind", "err", err)
 	}
+	s.DropOutbound()
 	s.exit = e
 	s.logger.Debug("sandbox: gone", "exit", e.String())
 	close(s.done)

@@ -23,6 +23,9 @@ func Supported() error { return errNotLinux }
 // Reachable fails: sandboxes need Linux.
 func Reachable(dir string) error { return errNotLinux }
 
+// OutboundSupported reports that NetworkOutbound does not work on this system.
+func OutboundSupported() error { return errNotLinux }
+
 // Start fails: sandboxes need Linux.
 func Start(ctx context.Context, spec Spec, logger *slog.Logger) (*Sandbox, error) {
 	if _, err := spec.withDefaults(); err != nil {
@@ -38,3 +41,4 @@ func (s *Sandbox) Stop(ctx context.Context, grace time.Duration) Exit { return s
 func (s *Sandbox) MemoryUsage() (int64, error)                        { return 0, errNotLinux }
 func (s *Sandbox) MemoryPeak() (int64, error)                         { return 0, errNotLinux }
 func (s *Sandbox) SetCPUShares(shares int64) error                    { return errNotLinux }
+func (s *Sandbox) DropOutbound()                                      {}

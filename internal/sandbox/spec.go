@@ -33,23 +33,27 @@ const (
 	defaultStartBudget = 30 * time.Second
 )
 
-// NetworkMode says which network namespace an instance gets.
+// NetworkMode says what an instance's network namespace holds. Every
+// instance has a network namespace of its own: it never sees the host's
+// interfaces, sockets or loopback services.
 type NetworkMode int
 
 const (
-	// NetworkHost shares the host's network namespace.
-	NetworkHost NetworkMode = iota
-	// NetworkNone gives the instance its own network namespace with only
-	// the loopback interface, up.
-	NetworkNone
+	// NetworkNone: only the loopback interface, up.
+	NetworkNone NetworkMode = iota
+	// NetworkOutbound: loopback, and a device through which the instance
+	// reaches addresses outside this host, but never the host's own
+	// addresses, link-local ones or other instances (package outbound).
+	// Start fails if the host cannot provide it (see OutboundSupported).
+	NetworkOutbound
 )
 
 func (m NetworkMode) String() string {
 	switch m {
-	case NetworkHost:
-		return "host"
 	case NetworkNone:
 		return "none"
+	case NetworkOutbound:
+		return "outbound"
 	}
 	return fmt.Sprintf("NetworkMode(%d)", int(m))
 }
@@ -89,7 +93,7 @@ type Spec struct {
 	// program may use those 2 as well.
 	Pids      int64
 	CPUShares int64       // cpu.shares weight (1024 = one CPU's share); 0 = default. See SharesFromMillicores.
-	Network   NetworkMode // NetworkHost or NetworkNone
+	Network   NetworkMode // NetworkNone (the zero value) or NetworkOutbound
 
 	// Standard streams. An *os.File is passed directly (best for the
 	// runtime protocol); any other reader or writer is copied through a
@@ -155,7 +159,7 @@ func (s Spec) withDefaults() (Spec, error) {
 	if s.CPUShares != 0 {
 		s.CPUShares = min(max(s.CPUShares, 2), 262144)
 	}
-	if s.Network != NetworkHost && s.Network != NetworkNone {
+	if s.Network != NetworkNone && s.Network != NetworkOutbound {
 		return bad("Network %v", s.Network)
 	}
 	if s.CodeDir != "" && !path.IsAbs(s.CodeDir) {

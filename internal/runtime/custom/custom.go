@@ -25,15 +25,15 @@
 // # Network
 //
 // Each instance has a network namespace of its own (Program.OwnNetwork)
-// holding only a loopback interface, and its runtime API listens inside
+// with a loopback interface, and its runtime API listens inside
 // it: RUNTIME_API_ADDR is always 127.0.0.1:31000 (Port). Attach makes the
 // listener with Process.Listen, so no port of the host is used, and no
 // other instance (nor anything on the host's loopback) can reach an
 // instance's runtime API, take its invocations or post its results.
 //
-// In this version the namespace has no other interface: a Custom
-// function has no outbound network at all (no Internet, no VPC, not the
-// host).
+// Besides loopback it has the way out the executor gives every instance
+// of a function with public network access (see package
+// sandbox/outbound): addresses outside the node, never the node itself.
 //
 // # Start
 //

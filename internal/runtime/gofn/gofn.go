@@ -10,15 +10,16 @@
 // # Network
 //
 // Each instance has a network namespace of its own (Program.OwnNetwork)
-// holding only a loopback interface. RUNTIME_API_ADDR is always
+// with a loopback interface. RUNTIME_API_ADDR is always
 // 127.0.0.1:8000 (Port): the binary listens there inside its namespace
 // and the Conn reaches it with Process.Dial. So nothing of an instance is
 // reachable from the host's loopback or from any other instance, and
 // every instance uses the same port, side by side, with no port handed
 // out by the host.
 //
-// In this version the namespace has no other interface: a Go function
-// has no outbound network at all (no Internet, no VPC, not the host).
+// Besides loopback it has the way out the executor gives every instance
+// of a function with public network access (see package
+// sandbox/outbound): addresses outside the node, never the node itself.
 //
 // # Start and exit
 //

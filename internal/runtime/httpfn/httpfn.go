@@ -17,11 +17,12 @@
 // # Network
 //
 // Each instance has a network namespace of its own (Program.OwnNetwork)
-// holding only a loopback interface, so every instance's server uses port
+// with a loopback interface, so every instance's server uses port
 // 8000 side by side, and no other instance, nor anything on the host's
-// loopback, can reach it; the Conn reaches it with Process.Dial. In this
-// version the namespace has no other interface: an HTTP function has no
-// outbound network at all (no Internet, no VPC, not the host).
+// loopback, can reach it; the Conn reaches it with Process.Dial. Besides
+// loopback it has the way out the executor gives every instance of a
+// function with public network access (see package sandbox/outbound):
+// addresses outside the node, never the node itself.
 //
 // # Start
 //
