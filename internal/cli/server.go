@@ -71,10 +71,14 @@ func newExecutor(cfg config.Server, dir string, code fgs.CodeStore, logStore *lo
 	if err != nil {
 		return nil, err
 	}
+	ids, err := sandbox.NewIDRanges(cfg.UIDBase, cfg.UIDRanges)
+	if err != nil {
+		return nil, err
+	}
 	opt := executor.Options{
 		RunDir: runDir, Code: code, Logs: logStore, Kinds: kinds, Region: cfg.Region, Logger: logger,
 		IdleTimeout: cfg.IdleTimeout, QueueTimeout: cfg.QueueTimeout, MemoryBudgetMB: cfg.MemoryBudgetMB,
-		Prestart: cfg.Prestart,
+		Prestart: cfg.Prestart, HostIDs: ids,
 	}
 	if gov != nil {
 		opt.Work = gov

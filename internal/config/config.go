@@ -37,6 +37,11 @@ type Server struct {
 	// (GOMAXPROCS); 0 = one while requests do not overlap, all when they
 	// do (or GOMAXPROCS from the environment when it is set).
 	Procs int
+	// UIDBase and UIDRanges say which host uids and gids instances run
+	// as: UIDRanges ranges of 65536 ids from UIDBase, one per live
+	// instance (so at most UIDRanges instances at once).
+	UIDBase   int64
+	UIDRanges int
 
 	Bootstrap Bootstrap
 }
@@ -67,6 +72,8 @@ func Default() Server {
 		QueueTimeout:    time.Second,
 		Prestart:        1,
 		LogBudgetMB:     8,
+		UIDBase:         1_000_000,
+		UIDRanges:       4096,
 		Bootstrap:       Bootstrap{DomainName: "openfgs", UserName: "admin"},
 	}
 }
@@ -114,7 +121,8 @@ func FromEnv(getenv func(string) string) (Server, error) {
 	num("FGS_QUOTA_CODE_SIZE", &c.QuotaCodeSizeMB)
 	dur("FGS_IDLE_TIMEOUT", &c.IdleTimeout)
 	dur("FGS_QUEUE_TIMEOUT", &c.QueueTimeout)
-	for name, dst := range map[string]*int{"FGS_MEMORY_BUDGET": &c.MemoryBudgetMB, "FGS_PRESTART": &c.Prestart, "FGS_LOG_BUDGET": &c.LogBudgetMB, "FGS_PROCS": &c.Procs} {
+	num("FGS_UID_BASE", &c.UIDBase)
+	for name, dst := range map[string]*int{"FGS_MEMORY_BUDGET": &c.MemoryBudgetMB, "FGS_PRESTART": &c.Prestart, "FGS_LOG_BUDGET": &c.LogBudgetMB, "FGS_PROCS": &c.Procs, "FGS_UID_RANGES": &c.UIDRanges} {
 		n := int64(*dst)
 		num(name, &n)
 		*dst = int(n)
@@ -145,6 +153,8 @@ func (c *Server) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.DebugListen, "debug-listen", c.DebugListen, "serve Go's runtime profiles (/debug/pprof/) on this address; keep it on loopback (FGS_DEBUG_LISTEN)")
 	fs.IntVar(&c.LogBudgetMB, "log-budget", c.LogBudgetMB, "MB of invocation logs kept per function (FGS_LOG_BUDGET)")
 	fs.IntVar(&c.Procs, "procs", c.Procs, "cores the server's own code may use at once; 0 = one while requests do not overlap, all when they do (FGS_PROCS)")
+	fs.Int64Var(&c.UIDBase, "uid-base", c.UIDBase, "first host uid/gid of the ranges instances run as; keep it clear of host users and /etc/subuid (FGS_UID_BASE)")
+	fs.IntVar(&c.UIDRanges, "uid-ranges", c.UIDRanges, "host uid/gid ranges of 65536 from --uid-base, one per live instance (FGS_UID_RANGES)")
 }
 
 // Validate reports every bad value at once.
@@ -196,6 +206,14 @@ func (c *Server) Validate() error {
 	if c.Procs < 0 || c.Procs > 1024 {
 		errs = append(errs, fmt.Errorf("procs %d: use 0 to 1024", c.Procs))
 	}
+	if c.UIDBase < uidRangeSize {
+		errs = append(errs, fmt.Errorf("uid-base %d: want at least %d, above the host's own users", c.UIDBase, uidRangeSize))
+	}
+	if c.UIDRanges < 1 {
+		errs = append(errs, fmt.Errorf("uid-ranges %d must be at least 1", c.UIDRanges))
+	} else if end := c.UIDBase + int64(c.UIDRanges)*uidRangeSize - 1; end > 1<<31-1 {
+		errs = append(errs, fmt.Errorf("uid-base %d with uid-ranges %d ends at host uid %d, past %d", c.UIDBase, c.UIDRanges, end, 1<<31-1))
+	}
 	if c.LogBudgetMB < 1 {
 		errs = append(errs, fmt.Errorf("log-budget %d must be at least 1 MB", c.LogBudgetMB))
 	}
@@ -217,6 +235,9 @@ func (c *Server) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// uidRangeSize is how many host ids one instance maps (sandbox.IDRangeSize).
+const uidRangeSize = 65536
 
 func validRegion(s string) bool {
 	if s == "" || len(s) > 64 {

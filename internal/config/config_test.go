@@ -11,11 +11,12 @@ import (
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestFromEnv_FlagsOverride(t *testing.T) {
-	c, err := FromEnv(env(map[string]string{"FGS_LISTEN": "127.0.0.1:9000", "FGS_CLOCK_SKEW": "5m", "FGS_QUOTA_FUNCTIONS": "7", "FGS_PROCS": "3"}))
+	c, err := FromEnv(env(map[string]string{"FGS_LISTEN": "127.0.0.1:9000", "FGS_CLOCK_SKEW": "5m", "FGS_QUOTA_FUNCTIONS": "7", "FGS_PROCS": "3",
+		"FGS_UID_BASE": "2000000", "FGS_UID_RANGES": "16"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:9000" || c.ClockSkew != 5*time.Minute || c.QuotaFunctions != 7 || c.Procs != 3 {
+	if c.Listen != "127.0.0.1:9000" || c.ClockSkew != 5*time.Minute || c.QuotaFunctions != 7 || c.Procs != 3 || c.UIDBase != 2000000 || c.UIDRanges != 16 {
 		t.Fatalf("FromEnv = %+v", c)
 	}
 	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
@@ -56,6 +57,9 @@ func TestValidate(t *testing.T) {
 		"project":       func(c *Server) { c.Bootstrap.ProjectID = "a/b" },
 		"empty datadir": func(c *Server) { c.DataDir = " " },
 		"procs":         func(c *Server) { c.Procs = -1 },
+		"uid base":      func(c *Server) { c.UIDBase = 1000 },
+		"uid ranges":    func(c *Server) { c.UIDRanges = 0 },
+		"uid end":       func(c *Server) { c.UIDBase, c.UIDRanges = 1<<31-65536, 2 },
 	} {
 		c := Default()
 		mut(&c)

@@ -44,6 +44,7 @@ type Sandbox struct {
 	cg     *cgroup
 	pid    int // init, host view
 	prog   int // the program, host view (0 if unknown)
+	ids    *idLease
 
 	forced atomic.Bool
 	done   chan struct{} // closed when exit is final and the cgroups are gone
@@ -94,26 +95,35 @@ func supported() error {
 	if probe == "" {
 		return nil // nothing harmless to run: trust the static checks
 	}
+	lease, err := defaultIDRanges().acquire()
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	defer lease.release()
 	cmd := exec.Command(probe)
-	cmd.SysProcAttr = nsAttr(false)
-	if err := cmd.Run(); err != nil {
+	cmd.SysProcAttr = nsAttr(false, lease.first)
+	err = startFromLockedThread(cmd, lease.first)
+	if err == nil {
+		err = cmd.Wait()
+	}
+	if err != nil {
 		return fmt.Errorf("sandbox: cannot start a process in new user, pid, mount, ipc and uts namespaces: %w", err)
 	}
 	return nil
 }
 
-// nsAttr is how init is cloned. Container ids 0..65535 map to host
-// HostIDBase.., so init is root only inside; Credential 0/0 makes it so (the
+// nsAttr is how init is cloned. Container ids 0..65535 map to host ids
+// first.., so init is root only inside; Credential 0/0 makes it so (the
 // default would leave it the overflow uid without capabilities), and
 // setgroups is allowed so that its supplementary groups, inherited from the
 // supervisor (host root's), are cleared. Pdeathsig takes the instance down
 // if the supervisor dies.
-func nsAttr(newNet bool) *syscall.SysProcAttr {
+func nsAttr(newNet bool, first int) *syscall.SysProcAttr {
 	flags := uintptr(syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS)
 	if newNet {
 		flags |= syscall.CLONE_NEWNET
 	}
-	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: HostIDBase, Size: idMapSize}}
+	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: first, Size: IDRangeSize}}
 	return &syscall.SysProcAttr{
 		Cloneflags:                 flags,
 		UidMappings:                ids,
@@ -158,6 +168,20 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 		ctx, cancel = context.WithTimeout(ctx, defaultStartBudget)
 		defer cancel()
 	}
+	ranges := spec.IDs
+	if ranges == nil {
+		ranges = defaultIDRanges()
+	}
+	lease, err := ranges.acquire()
+	if err != nil {
+		return nil, platformErr(op, "%w", err)
+	}
+	// Until monitor owns it, the range goes back on every failure.
+	defer func() {
+		if err != nil {
+			lease.release()
+		}
+	}()
 
 	// Everything init inherits beyond the program's ExtraFiles. The
 	// binary goes by fd because its folder may not be searchable by the
@@ -175,7 +199,7 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 	closers = append(closers, exe)
 	var mounts []initMount
 	if spec.CodeDir != "" {
-		m, err := bindSource(spec.CodeDir, CodePath)
+		m, err := bindSource(spec.CodeDir, CodePath, lease.first)
 		if err != nil {
 			return nil, platformErr(op, "code folder: %w", err)
 		}
@@ -185,7 +209,7 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 		mounts = append(mounts, m)
 	}
 	for _, x := range spec.ExtraRO {
-		m, err := bindSource(x.Source, x.Target)
+		m, err := bindSource(x.Source, x.Target, lease.first)
 		if err != nil {
 			return nil, platformErr(op, "read-only mount at %s: %w", x.Target, err)
 		}
@@ -242,11 +266,11 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 		Stdout:      spec.Stdout,
 		Stderr:      spec.Stderr,
 		ExtraFiles:  files,
-		SysProcAttr: nsAttr(spec.Network == NetworkNone),
+		SysProcAttr: nsAttr(spec.Network == NetworkNone, lease.first),
 		WaitDelay:   waitDelay,
 	}
 	t0 := time.Now()
-	if err := startFromLockedThread(cmd); err != nil {
+	if err := startFromLockedThread(cmd, lease.first); err != nil {
 		cg.remove(context.Background())
 		return early(platformErr(op, "start init: %w", err))
 	}
@@ -255,7 +279,7 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 	}
 	closers = nil
 
-	s := &Sandbox{id: spec.ID, logger: logger, cmd: cmd, cg: cg, pid: cmd.Process.Pid, done: make(chan struct{})}
+	s := &Sandbox{id: spec.ID, logger: logger, cmd: cmd, cg: cg, pid: cmd.Process.Pid, ids: lease, done: make(chan struct{})}
 	rep := bufio.NewReader(repR)
 	// Unblock the handshake when ctx ends.
 	stopAfter := context.AfterFunc(ctx, func() {
@@ -330,15 +354,15 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 		return fail(ctx.Err())
 	}
 	s.prog = childOf(s.pid)
-	logger.Debug("sandbox: started", "pid", s.pid, "program_pid", s.prog, "init_threads", threads, "took", time.Since(t0))
+	logger.Debug("sandbox: started", "pid", s.pid, "program_pid", s.prog, "host_uid", lease.first+FunctionUID, "init_threads", threads, "took", time.Since(t0))
 	go s.monitor(rep, repR)
 	return s, nil
 }
 
 // bindSource resolves a bind source on the host and checks that init (host
-// uid and gid HostIDBase, no supplementary groups, no capabilities over
-// host files) can reach it: every folder on the way must be searchable.
-func bindSource(src, target string) (initMount, error) {
+// uid and gid hostID, no supplementary groups, no capabilities over host
+// files) can reach it: every folder on the way must be searchable.
+func bindSource(src, target string, hostID int) (initMount, error) {
 	real, err := filepath.EvalSymlinks(src)
 	if err != nil {
 		return initMount{}, err
@@ -355,13 +379,13 @@ func bindSource(src, target string) (initMount, error) {
 		sys := st.Sys().(*syscall.Stat_t)
 		bit := os.FileMode(0o001)
 		switch {
-		case sys.Uid == HostIDBase:
+		case int(sys.Uid) == hostID:
 			bit = 0o100
-		case sys.Gid == HostIDBase:
+		case int(sys.Gid) == hostID:
 			bit = 0o010
 		}
 		if st.Mode().Perm()&bit == 0 {
-			return initMount{}, fmt.Errorf("%s cannot be reached from the sandbox: folder %s (mode %v, owner %d) is not searchable by host uid %d; make every folder on the path searchable by others", src, d, st.Mode().Perm(), sys.Uid, HostIDBase)
+			return initMount{}, fmt.Errorf("%s cannot be reached from the sandbox: folder %s (mode %v, owner %d) is not searchable by host uid %d; make every folder on the path searchable by others", src, d, st.Mode().Perm(), sys.Uid, hostID)
 		}
 		if d == "/" {
 			break
@@ -380,22 +404,25 @@ var spawner struct {
 }
 
 type spawnReq struct {
-	cmd  *exec.Cmd
-	done chan error
+	cmd   *exec.Cmd
+	owner int
+	done  chan error
 }
 
-func startFromLockedThread(cmd *exec.Cmd) error {
+// startFromLockedThread starts cmd, which makes a user namespace that
+// owner owns (see startAsOwner), from the spawner thread.
+func startFromLockedThread(cmd *exec.Cmd, owner int) error {
 	spawner.once.Do(func() {
 		spawner.reqs = make(chan spawnReq)
 		go func() {
 			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
 			for r := range spawner.reqs {
-				r.done <- r.cmd.Start()
+				r.done <- startAsOwner(r.cmd, r.owner)
 			}
 		}()
 	})
 	done := make(chan error, 1)
-	spawner.reqs <- spawnReq{cmd, done}
+	spawner.reqs <- spawnReq{cmd, owner, done}
 	return <-done
 }
 
@@ -502,6 +529,9 @@ func (s *Sandbox) monitor(rep *bufio.Reader, repR *os.File) {
 	if err := s.cg.remove(context.Background()); err != nil {
 		s.logger.Error("sandbox: cgroups left behind", "err", err)
 	}
+	// Every process of the instance is gone (init's exit waited for its
+	// pid namespace to empty): its host ids are free again.
+	s.ids.release()
 	s.exit = e
 	s.logger.Debug("sandbox: gone", "exit", e.String())
 	close(s.done)
@@ -509,6 +539,10 @@ func (s *Sandbox) monitor(rep *bufio.Reader, repR *os.File) {
 
 // Pid returns the host pid of the instance's init (pid 1 inside).
 func (s *Sandbox) Pid() int { return s.pid }
+
+// HostUID returns the host uid (and gid) the program runs as: its range's
+// first id plus FunctionUID. It is the instance's alone while it lives.
+func (s *Sandbox) HostUID() int { return s.ids.first + FunctionUID }
 
 // Done is closed when the instance is gone and Wait returns at once.
 func (s *Sandbox) Done() <-chan struct{} { return s.done }
