@@ -8,6 +8,7 @@ require (
 	github.com/huaweicloud/huaweicloud-sdk-go-v3 v0.1.207
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
+	golang.org/x/net v0.55.0
 	golang.org/x/sys v0.49.0
 	modernc.org/sqlite v1.62.0
 )

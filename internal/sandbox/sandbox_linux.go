@@ -63,6 +63,7 @@ func Supported() error {
 var (
 	supportedOnce sync.Once
 	supportedErr  error
+	warnOnce      sync.Once // for hardening this kernel lacks
 )
 
 func supported() error {
@@ -239,7 +240,12 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 	cfg := initConfig{
 		Path: spec.Path, Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
 		Hostname: spec.Hostname, TmpSize: spec.TmpSize, NewNet: spec.Network == NetworkNone,
-		ExtraFiles: n, Mounts: mounts,
+		ExtraFiles: n, Mounts: mounts, ScopeSockets: landlockScopes() == nil,
+	}
+	if err := landlockScopes(); err != nil {
+		warnOnce.Do(func() {
+			logger.Warn("sandbox: instances' abstract unix sockets are not confined to them; instances that share a network namespace can reach each other's", "err", err)
+		})
 	}
 	ns := make(map[string]string)
 	for _, name := range []string{"mnt", "pid", "user"} {

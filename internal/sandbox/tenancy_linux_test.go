@@ -1,7 +1,11 @@
 package sandbox
 
 import (
+	"encoding/json"
+	"fmt"
+	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -191,4 +195,197 @@ func TestIDRanges_Acquire(t *testing.T) {
 	for _, l := range append(got, l3) {
 		l.release()
 	}
+}
+
+// probeSyscalls makes each denied system call with arguments that would
+// not fail with EPERM without the filter (where there are such), and
+// prints a JSON object of name -> errno name ("ok" for success). Then it
+// checks that what runtimes need still works: threads, subprocesses,
+// fork. The syscall numbers arrive in argv[1] as JSON.
+const probeSyscalls = `
+import ctypes, errno, json, os, subprocess, sys, threading
+NR = json.loads(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def arg(a):
+    if isinstance(a, str):
+        return ctypes.c_char_p(a.encode())
+    if a is None:
+        return ctypes.c_void_p(None)
+    return ctypes.c_long(a)
+child = subprocess.Popen(["/bin/sleep", "30"])
+me = os.getpid()
+calls = {
+    "keyctl": (0, -3, 1),
+    "add_key": ("user", "openfgs-probe", "v", 1, -2),
+    "request_key": ("user", "openfgs-none", None, 0),
+    "mq_open": ("openfgs-probe", os.O_CREAT | os.O_RDWR, 0o600, None),
+    "mq_unlink": ("openfgs-none",),
+    "io_uring_setup": (1, None),
+    "bpf": (0, None, 0),
+    "perf_event_open": (None, 0, -1, -1, 0),
+    "userfaultfd": (1,),
+    "mount": ("none", "/tmp", "tmpfs", 0, None),
+    "umount2": ("/tmp", 0),
+    "pivot_root": ("/", "/"),
+    "open_tree": (-100, "/tmp", 0),
+    "fsopen": ("tmpfs", 0),
+    "setns": (-1, 0),
+    "ptrace": (16, child.pid, 0, 0),
+    "process_vm_readv": (child.pid, None, 0, None, 0, 0),
+    "kcmp": (me, me, 1, 0, 0),
+    "pidfd_getfd": (-1, 0, 0),
+    "unshare": (0x10000000,),
+    "clone": (0x10000000 | 17, 0, 0, 0, 0),
+    "clone3": (None, 0),
+}
+out = {}
+for name, args in calls.items():
+    ctypes.set_errno(0)
+    r = libc.syscall(ctypes.c_long(NR[name]), *[arg(a) for a in args])
+    if r == 0 and name == "clone":
+        os._exit(0)
+    out[name] = "ok" if r >= 0 else errno.errorcode.get(ctypes.get_errno(), str(ctypes.get_errno()))
+child.kill()
+child.wait()
+t = threading.Thread(target=lambda: out.__setitem__("thread", "ok"))
+t.start()
+t.join()
+out["subprocess"] = "ok" if subprocess.run(["/bin/true"]).returncode == 0 else "failed"
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+out["fork"] = "ok" if os.waitpid(pid, 0)[1] >> 8 == 7 else "failed"
+for l in open("/proc/self/status"):
+    if l.startswith("Seccomp:"):
+        out["seccomp_mode"] = l.split()[1]
+print(json.dumps(out), flush=True)
+`
+
+// syscallNumbers are the numbers probeSyscalls needs, for this machine.
+var syscallNumbers = map[string]uintptr{
+	"keyctl": unix.SYS_KEYCTL, "add_key": unix.SYS_ADD_KEY, "request_key": unix.SYS_REQUEST_KEY,
+	"mq_open": unix.SYS_MQ_OPEN, "mq_unlink": unix.SYS_MQ_UNLINK,
+	"io_uring_setup": unix.SYS_IO_URING_SETUP, "bpf": unix.SYS_BPF, "perf_event_open": unix.SYS_PERF_EVENT_OPEN,
+	"userfaultfd": unix.SYS_USERFAULTFD, "mount": unix.SYS_MOUNT, "umount2": unix.SYS_UMOUNT2,
+	"pivot_root": unix.SYS_PIVOT_ROOT, "open_tree": unix.SYS_OPEN_TREE, "fsopen": unix.SYS_FSOPEN,
+	"setns": unix.SYS_SETNS, "ptrace": unix.SYS_PTRACE, "process_vm_readv": unix.SYS_PROCESS_VM_READV,
+	"kcmp": unix.SYS_KCMP, "pidfd_getfd": unix.SYS_PIDFD_GETFD, "unshare": unix.SYS_UNSHARE,
+	"clone": unix.SYS_CLONE, "clone3": unix.SYS_CLONE3,
+}
+
+// The program runs under the seccomp filter: every denied call fails with
+// EPERM (clone3 with ENOSYS), and threads, subprocesses and fork work.
+func TestSandbox_SyscallFilter(t *testing.T) {
+	requireSupported(t)
+	nums, _ := json.Marshal(syscallNumbers)
+	spec := pySpec(probeSyscalls)
+	spec.Args = append(spec.Args, string(nums))
+	exit, out, stderr := run(t, spec)
+	if !exit.Success() {
+		t.Fatalf("probe: %v; stdout %q stderr %q", exit, out, stderr)
+	}
+	var got map[string]string
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("probe output %q: %v (stderr %q)", out, err, stderr)
+	}
+	t.Logf("inside: %v", got)
+	for name := range syscallNumbers {
+		want := "EPERM"
+		if name == "clone3" {
+			want = "ENOSYS"
+		}
+		if got[name] != want {
+			t.Errorf("%s inside the sandbox: %s, want %s", name, got[name], want)
+		}
+	}
+	for _, k := range []string{"thread", "subprocess", "fork"} {
+		if got[k] != "ok" {
+			t.Errorf("%s inside the sandbox: %q, want ok", k, got[k])
+		}
+	}
+	if got["seccomp_mode"] != "2" {
+		t.Errorf("Seccomp mode in /proc/self/status = %q, want 2 (filter)", got["seccomp_mode"])
+	}
+}
+
+// Every name in SeccompDenied is a system call of this architecture, and
+// the policy assembles.
+func TestSeccompPolicy_Assembles(t *testing.T) {
+	prog, err := seccompProgram()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d BPF instructions", len(prog))
+}
+
+// listenAbstract listens on the abstract unix socket named in argv[1],
+// checks that a process of its own instance can connect, and serves
+// until stdin closes.
+const listenAbstract = `
+import socket, subprocess, sys, threading
+name = "\0" + sys.argv[1]
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(name)
+srv.listen(8)
+def serve():
+    while True:
+        c, _ = srv.accept()
+        try:
+            c.sendall(b"hello from A")
+        except OSError:
+            pass
+        c.close()
+threading.Thread(target=serve, daemon=True).start()
+own = subprocess.run([sys.executable, "-I", "-S", "-c",
+    "import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(chr(0) + sys.argv[1]); print(s.recv(64).decode())", sys.argv[1]],
+    capture_output=True, text=True)
+print("own", own.stdout.strip() or own.stderr.strip().splitlines()[-1], flush=True)
+print("listening", flush=True)
+sys.stdin.readline()
+`
+
+// connectAbstract connects to the abstract unix socket named in argv[1].
+const connectAbstract = `
+import errno, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect("\0" + sys.argv[1])
+    print("connected", s.recv(64).decode())
+except OSError as e:
+    print("refused", errno.errorcode.get(e.errno, e.errno))
+`
+
+// An abstract unix socket of one instance cannot be reached from another,
+// even when both share the host's network namespace (where abstract names
+// live), while processes of its own instance reach it.
+func TestSandbox_AbstractSocketsStayInTheInstance(t *testing.T) {
+	requireSupported(t)
+	if err := landlockScopes(); err != nil {
+		t.Skipf("this kernel cannot scope abstract unix sockets: %v", err)
+	}
+	name := fmt.Sprintf("openfgs-test-%d-%d", os.Getpid(), idSeq.Add(1))
+	spec := pySpec(listenAbstract)
+	spec.Args = append(spec.Args, name)
+	a := startPiped(t, spec)
+	lines := a.until(t, "listening")
+	if !slices.Contains(lines, "own hello from A") {
+		t.Errorf("a process of the listening instance could not connect: %q", lines)
+	}
+	// The host can (so the socket is there).
+	c, err := net.Dial("unix", "@"+name)
+	if err != nil {
+		t.Fatalf("host: connect to @%s: %v", name, err)
+	}
+	c.Close()
+
+	spec = pySpec(connectAbstract)
+	spec.Args = append(spec.Args, name)
+	exit, out, stderr := run(t, spec)
+	if !exit.Success() || !strings.HasPrefix(out, "refused ") {
+		t.Errorf("another instance connecting to @%s: %v, %q (stderr %q); want it refused", name, exit, out, stderr)
+	}
+	t.Logf("another instance: %s", strings.TrimSpace(out))
+	a.stdin.Close()
+	a.Wait()
 }
