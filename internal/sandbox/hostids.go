@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -31,6 +32,10 @@ const (
 // give the same ids to two live instances, even with overlapping
 // --uid-base settings, and a crashed server's locks vanish with it.
 const IDLockFile = "/run/openfgs/host-ids.lock"
+
+// ErrNoIDs is in the chain of Start's error when every host id range is
+// taken: the node runs as many instances as it has ranges.
+var ErrNoIDs = errors.New("no free host uid range")
 
 // IDRanges hands out host id ranges, one per live instance: ranges k =
 // 0..count-1 start at base + k*IDRangeSize. It is safe for concurrent use.

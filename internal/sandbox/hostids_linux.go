@@ -50,7 +50,7 @@ func (r *IDRanges) acquire() (*idLease, error) {
 		r.next = (k + 1) % r.count
 		return &idLease{r: r, k: k, first: int(first)}, nil
 	}
-	return nil, fmt.Errorf("all %d host uid ranges from %d are in use (by this server's instances or another process's on this host)", r.count, r.base)
+	return nil, fmt.Errorf("%w: all %d ranges from %d are in use (by this server's instances or another process's on this host)", ErrNoIDs, r.count, r.base)
 }
 
 // lock sets (F_WRLCK) or clears (F_UNLCK) the open-file-description lock
