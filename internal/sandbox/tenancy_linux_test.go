@@ -309,14 +309,23 @@ func TestSandbox_SyscallFilter(t *testing.T) {
 	}
 }
 
-// Every name in SeccompDenied is a system call of this architecture, and
-// the policy assembles.
-func TestSeccompPolicy_Assembles(t *testing.T) {
+// The filter assembles (its jumps fit), and docs/runtimes.md lists every
+// system call it denies.
+func TestSeccompFilter_AssemblesAndIsDocumented(t *testing.T) {
 	prog, err := seccompProgram()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d BPF instructions", len(prog))
+	doc, err := os.ReadFile("../../docs/runtimes.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range append(seccompDenied, deniedSyscall{name: "clone3"}, deniedSyscall{name: "unshare"}, deniedSyscall{name: "clone"}) {
+		if !strings.Contains(string(doc), "`"+s.name+"`") {
+			t.Errorf("docs/runtimes.md does not list the denied system call %s", s.name)
+		}
+	}
 }
 
 // listenAbstract listens on the abstract unix socket named in argv[1],
