@@ -94,6 +94,10 @@ func newExecutor(cfg config.Server, dir string, code fgs.CodeStore, logStore *lo
 	if opt.Unavailable != nil {
 		opt.Prestart = -1
 		logger.Warn("functions will not run on this node", "reason", opt.Unavailable)
+	} else {
+		for _, w := range sandbox.Warnings() {
+			logger.Warn("sandbox: " + w)
+		}
 	}
 	ex, err := executor.New(opt)
 	if err != nil {

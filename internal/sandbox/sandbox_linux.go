@@ -63,8 +63,17 @@ func Supported() error {
 var (
 	supportedOnce sync.Once
 	supportedErr  error
-	warnOnce      sync.Once // for hardening this kernel lacks
 )
+
+// Warnings lists the hardening steps this kernel cannot take, each with
+// what instances then lack; sandboxes still run without them.
+func Warnings() []string {
+	var w []string
+	if err := landlockScopes(); err != nil {
+		w = append(w, "instances' abstract unix sockets are not confined to them, so instances that share a network namespace can reach each other's: "+err.Error())
+	}
+	return w
+}
 
 func supported() error {
 	if os.Geteuid() != 0 {
@@ -241,11 +250,6 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 		Path: spec.Path, Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
 		Hostname: spec.Hostname, TmpSize: spec.TmpSize, NewNet: spec.Network == NetworkNone,
 		ExtraFiles: n, Mounts: mounts, ScopeSockets: landlockScopes() == nil,
-	}
-	if err := landlockScopes(); err != nil {
-		warnOnce.Do(func() {
-			logger.Warn("sandbox: instances' abstract unix sockets are not confined to them; instances that share a network namespace can reach each other's", "err", err)
-		})
 	}
 	ns := make(map[string]string)
 	for _, name := range []string{"mnt", "pid", "user"} {

@@ -20,6 +20,9 @@ func InitMain() {}
 // Supported reports that sandboxes do not work on this system.
 func Supported() error { return errNotLinux }
 
+// Warnings lists nothing: there are no sandboxes to harden.
+func Warnings() []string { return nil }
+
 // Start fails: sandboxes need Linux.
 func Start(ctx context.Context, spec Spec, logger *slog.Logger) (*Sandbox, error) {
 	if _, err := spec.withDefaults(); err != nil {
