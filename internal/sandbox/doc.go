@@ -42,6 +42,17 @@
 // uid inside and to the namespace owner outside, so an instance that uses
 // up such a limit uses up its own and not host root's or another tenant's.
 //
+// # System calls and abstract sockets
+//
+// Right before it forks the program, init puts its own thread (and so the
+// program, which inherits both) under a seccomp filter that makes kernel
+// keys, POSIX message queues, io_uring, bpf, perf events, userfaultfd,
+// mounts, setns, new user namespaces and tracing of other processes fail
+// with EPERM (clone3 with ENOSYS, so that libc falls back to clone, whose
+// flags the filter can read), and in a Landlock domain that may not connect
+// to abstract unix sockets made outside it (see seccompDenied and
+// scopeAbstractSockets).
+//
 // Init binds the code folder and other read-only sources by path inside its
 // own mount namespace (the kernel refuses a bind from an fd whose mount lives
 // in another namespace), so every folder on a source's path must be
