@@ -65,26 +65,26 @@ func clip(s string, n int) string {
 	return s[:n] + fmt.Sprintf("...(%d bytes)", len(s))
 }
 
-// invokePath is the route of a synchronous invocation.
-func (s *Server) invokePath(urn string) string {
-	return "/v2/" + s.Project + "/fgs/functions/" + urn + "/invocations"
-}
-
 // invokeRawErr sends a signed POST .../invocations with the event body and
 // the given headers (signed, as the SDK signs them) and returns what came
 // back. The v1 body is decoded when the response is a 200 JSON object.
 func (s *Server) invokeRawErr(urn string, event []byte, hdr map[string]string) (invokeResult, error) {
-	req, err := http.NewRequest("POST", s.URL+s.invokePath(urn), strings.NewReader(string(event)))
+	return s.invokeAs(s.Cred(), urn, event, hdr)
+}
+
+// invokeAs is invokeRawErr in c's project, signed with c.
+func (s *Server) invokeAs(c cred, urn string, event []byte, hdr map[string]string) (invokeResult, error) {
+	req, err := http.NewRequest("POST", s.URL+"/v2/"+c.Project+"/fgs/functions/"+urn+"/invocations", strings.NewReader(string(event)))
 	if err != nil {
 		return invokeResult{}, err
 	}
 	req.Header.Set("User-Agent", userAgent+"-invoke")
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Project-Id", s.Project)
+	req.Header.Set("X-Project-Id", c.Project)
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	signHMACSHA256(req, event, s.AK, s.SK, time.Now())
+	signHMACSHA256(req, event, c.AK, c.SK, time.Now())
 	start := time.Now()
 	resp, err := invokeClient.Do(req)
 	if err != nil {

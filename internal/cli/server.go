@@ -74,10 +74,14 @@ func newExecutor(cfg config.Server, dir string, code fgs.CodeStore, logStore *lo
 	if err != nil {
 		return nil, err
 	}
+	ids, err := sandbox.NewIDRanges(cfg.UIDBase, cfg.UIDRanges)
+	if err != nil {
+		return nil, err
+	}
 	opt := executor.Options{
 		RunDir: runDir, Code: code, Logs: logStore, Kinds: kinds, Region: cfg.Region, Logger: logger,
 		IdleTimeout: cfg.IdleTimeout, QueueTimeout: cfg.QueueTimeout, MemoryBudgetMB: cfg.MemoryBudgetMB,
-		Prestart: cfg.Prestart,
+		Prestart: cfg.Prestart, HostIDs: ids,
 	}
 	if gov != nil {
 		opt.Work = gov
@@ -93,10 +97,15 @@ func newExecutor(cfg config.Server, dir string, code fgs.CodeStore, logStore *lo
 	if opt.Unavailable != nil {
 		opt.Prestart = -1
 		logger.Warn("functions will not run on this node", "reason", opt.Unavailable)
-	} else if err := sandbox.OutboundSupported(); err != nil {
-		logger.Warn("functions get loopback only, no outbound network, on this node", "reason", err)
 	} else {
-		opt.Outbound = true
+		if err := sandbox.OutboundSupported(); err != nil {
+			logger.Warn("functions get loopback only, no outbound network, on this node", "reason", err)
+		} else {
+			opt.Outbound = true
+		}
+		for _, w := range sandbox.Warnings() {
+			logger.Warn("sandbox: " + w)
+		}
 	}
 	ex, err := executor.New(opt)
 	if err != nil {

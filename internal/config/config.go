@@ -47,6 +47,11 @@ type Server struct {
 	// (GOMAXPROCS); 0 = one while requests do not overlap, all when they
 	// do (or GOMAXPROCS from the environment when it is set).
 	Procs int
+	// UIDBase and UIDRanges say which host uids and gids instances run
+	// as: UIDRanges ranges of 65536 ids from UIDBase, one per live
+	// instance (so at most UIDRanges instances at once).
+	UIDBase   int64
+	UIDRanges int
 
 	Bootstrap Bootstrap
 }
@@ -86,6 +91,8 @@ func Default() Server {
 		BodyMinRateKB:    256,
 		TokenSourceLimit: 30,
 		TokenUserLimit:   5,
+		UIDBase:          1_000_000,
+		UIDRanges:        4096,
 		Bootstrap:        Bootstrap{DomainName: "openfgs", UserName: "admin"},
 	}
 }
@@ -134,10 +141,12 @@ func FromEnv(getenv func(string) string) (Server, error) {
 	dur("FGS_IDLE_TIMEOUT", &c.IdleTimeout)
 	dur("FGS_QUEUE_TIMEOUT", &c.QueueTimeout)
 	dur("FGS_BODY_TIMEOUT", &c.BodyTimeout)
+	num("FGS_UID_BASE", &c.UIDBase)
 	for name, dst := range map[string]*int{
 		"FGS_MEMORY_BUDGET": &c.MemoryBudgetMB, "FGS_PRESTART": &c.Prestart, "FGS_LOG_BUDGET": &c.LogBudgetMB, "FGS_PROCS": &c.Procs,
 		"FGS_BODY_BUDGET": &c.BodyBudgetMB, "FGS_BODY_MIN_RATE": &c.BodyMinRateKB,
 		"FGS_TOKEN_SOURCE_LIMIT": &c.TokenSourceLimit, "FGS_TOKEN_USER_LIMIT": &c.TokenUserLimit,
+		"FGS_UID_RANGES": &c.UIDRanges,
 	} {
 		n := int64(*dst)
 		num(name, &n)
@@ -174,6 +183,8 @@ func (c *Server) Flags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.TokenSourceLimit, "token-source-limit", c.TokenSourceLimit, "token requests per minute from one address (FGS_TOKEN_SOURCE_LIMIT)")
 	fs.IntVar(&c.TokenUserLimit, "token-user-limit", c.TokenUserLimit, "failed password checks per minute for one user (FGS_TOKEN_USER_LIMIT)")
 	fs.IntVar(&c.Procs, "procs", c.Procs, "cores the server's own code may use at once; 0 = one while requests do not overlap, all when they do (FGS_PROCS)")
+	fs.Int64Var(&c.UIDBase, "uid-base", c.UIDBase, "first host uid/gid of the ranges instances run as; keep it clear of host users and /etc/subuid (FGS_UID_BASE)")
+	fs.IntVar(&c.UIDRanges, "uid-ranges", c.UIDRanges, "host uid/gid ranges of 65536 from --uid-base, one per live instance (FGS_UID_RANGES)")
 }
 
 // Validate reports every bad value at once.
@@ -225,6 +236,14 @@ func (c *Server) Validate() error {
 	if c.Procs < 0 || c.Procs > 1024 {
 		errs = append(errs, fmt.Errorf("procs %d: use 0 to 1024", c.Procs))
 	}
+	if c.UIDBase < uidRangeSize {
+		errs = append(errs, fmt.Errorf("uid-base %d: want at least %d, above the host's own users", c.UIDBase, uidRangeSize))
+	}
+	if c.UIDRanges < 1 {
+		errs = append(errs, fmt.Errorf("uid-ranges %d must be at least 1", c.UIDRanges))
+	} else if end := c.UIDBase + int64(c.UIDRanges)*uidRangeSize - 1; end > 1<<31-1 {
+		errs = append(errs, fmt.Errorf("uid-base %d with uid-ranges %d ends at host uid %d, past %d", c.UIDBase, c.UIDRanges, end, 1<<31-1))
+	}
 	if c.LogBudgetMB < 1 {
 		errs = append(errs, fmt.Errorf("log-budget %d must be at least 1 MB", c.LogBudgetMB))
 	}
@@ -262,6 +281,9 @@ func (c *Server) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// uidRangeSize is how many host ids one instance maps (sandbox.IDRangeSize).
+const uidRangeSize = 65536
 
 func validRegion(s string) bool {
 	if s == "" || len(s) > 64 {

@@ -12,12 +12,14 @@ func env(m map[string]string) func(string) string { return func(k string) string
 
 func TestFromEnv_FlagsOverride(t *testing.T) {
 	c, err := FromEnv(env(map[string]string{"FGS_LISTEN": "127.0.0.1:9000", "FGS_CLOCK_SKEW": "5m", "FGS_QUOTA_FUNCTIONS": "7", "FGS_PROCS": "3",
-		"FGS_BODY_BUDGET": "100", "FGS_BODY_TIMEOUT": "2s", "FGS_BODY_MIN_RATE": "64", "FGS_TOKEN_SOURCE_LIMIT": "9", "FGS_TOKEN_USER_LIMIT": "2"}))
+		"FGS_BODY_BUDGET": "100", "FGS_BODY_TIMEOUT": "2s", "FGS_BODY_MIN_RATE": "64", "FGS_TOKEN_SOURCE_LIMIT": "9", "FGS_TOKEN_USER_LIMIT": "2",
+		"FGS_UID_BASE": "2000000", "FGS_UID_RANGES": "16"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Listen != "127.0.0.1:9000" || c.ClockSkew != 5*time.Minute || c.QuotaFunctions != 7 || c.Procs != 3 ||
-		c.BodyBudgetMB != 100 || c.BodyTimeout != 2*time.Second || c.BodyMinRateKB != 64 || c.TokenSourceLimit != 9 || c.TokenUserLimit != 2 {
+		c.BodyBudgetMB != 100 || c.BodyTimeout != 2*time.Second || c.BodyMinRateKB != 64 || c.TokenSourceLimit != 9 || c.TokenUserLimit != 2 ||
+		c.UIDBase != 2000000 || c.UIDRanges != 16 {
 		t.Fatalf("FromEnv = %+v", c)
 	}
 	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
@@ -66,6 +68,9 @@ func TestValidate(t *testing.T) {
 		"body rate":     func(c *Server) { c.BodyMinRateKB = 0 },
 		"source limit":  func(c *Server) { c.TokenSourceLimit = 0 },
 		"user limit":    func(c *Server) { c.TokenUserLimit = 0 },
+		"uid base":      func(c *Server) { c.UIDBase = 1000 },
+		"uid ranges":    func(c *Server) { c.UIDRanges = 0 },
+		"uid end":       func(c *Server) { c.UIDBase, c.UIDRanges = 1<<31-65536, 2 },
 	} {
 		c := Default()
 		mut(&c)

@@ -23,6 +23,7 @@ import (
 	"github.com/openfgs/openfgs/internal/fgs"
 	"github.com/openfgs/openfgs/internal/logs"
 	"github.com/openfgs/openfgs/internal/runtime"
+	"github.com/openfgs/openfgs/internal/sandbox"
 )
 
 var _ fgs.Invoker = (*Executor)(nil)
@@ -53,6 +54,9 @@ type Options struct {
 	Outbound bool
 	// StartInstance starts an instance; nil means in a sandbox.
 	StartInstance StartFunc
+	// HostIDs hands each instance its own host uid/gid range; nil means
+	// the sandbox package's defaults.
+	HostIDs *sandbox.IDRanges
 	// Unavailable, when set, is why this node runs no functions at all
 	// (for example: no namespaces or cgroups); every Invoke fails with it.
 	Unavailable error

@@ -526,6 +526,28 @@ func TestExecutor_MemoryBudget(t *testing.T) {
 	}
 }
 
+// With every host uid range in use, a cold start waits like a full node
+// and is then throttled, and the budget it reserved goes back.
+func TestExecutor_NoHostIDs(t *testing.T) {
+	h := newHarness(t, Options{MemoryBudgetMB: 256, QueueTimeout: 50 * time.Millisecond}, echo)
+	starts := 0
+	h.e.opt.StartInstance = func(ctx context.Context, spec sandbox.Spec) (Box, error) {
+		starts++
+		return nil, &sandbox.Error{Op: "sandbox.Start", Fault: sandbox.FaultPlatform, Err: fmt.Errorf("%w: all 1 ranges are in use", sandbox.ErrNoIDs)}
+	}
+	_, err := h.invoke(t, "1")
+	if fgs.ReasonOf(err) != fgs.Throttled {
+		t.Fatalf("Invoke with no free host uid range = %v, want Throttled", err)
+	}
+	t.Logf("Invoke = %v after %d start attempts", err, starts)
+	h.e.mu.Lock()
+	used := h.e.usedMB
+	h.e.mu.Unlock()
+	if used != 0 {
+		t.Errorf("memory budget used after failed starts = %d MB, want 0", used)
+	}
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)

@@ -200,6 +200,7 @@ func (e *Executor) startInstance(ctx context.Context, kind runtime.Kind, spec in
 		Pids:        1024,
 		CPUShares:   sandbox.SharesFromMillicores(int64(spec.cpu)),
 		Network:     net,
+		IDs:         e.opt.HostIDs,
 		Stdout:      outW,
 		Stderr:      outW,
 	}

@@ -84,10 +84,17 @@ func (p *pool) acquire(ctx context.Context) (in *instance, cold bool, err error)
 			if err != nil {
 				p.broadcastLocked()
 				p.mu.Unlock()
-				if errors.Is(err, errNoBudget) {
+				full := ""
+				switch {
+				case errors.Is(err, errNoBudget):
+					full = "the node's memory budget is used up"
+				case errors.Is(err, sandbox.ErrNoIDs):
+					full = "every host uid range of the node (--uid-ranges) is in use"
+				}
+				if full != "" {
 					// The node is full: wait like a busy pool would.
 					if !p.wait(ctx, deadline) {
-						return nil, false, p.throttled(ctx, "the node's memory budget is used up")
+						return nil, false, p.throttled(ctx, full)
 					}
 					continue
 				}

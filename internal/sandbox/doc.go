@@ -22,13 +22,36 @@
 //
 // # Users
 //
-// The user namespace maps container ids 0..65535 to host ids
-// 100000..165535. Init runs as container root (host uid 100000, powerful only
-// inside its own namespaces, and unable to read or search host folders that
-// are not open to others); the function runs as uid/gid 1000 (host
-// 101000) with no capabilities, no_new_privs, an empty capability bounding
-// set and no supplementary groups. Nested user namespaces are disabled
-// inside the sandbox (user.max_user_namespaces = 0 for its namespace).
+// Each live instance has a host id range of its own: an [IDRanges] hands
+// out ranges of 65536 ids (by default from host id 1000000), exclusive
+// within the process and, through locks on /run/openfgs/host-ids.lock,
+// between all openfgs processes on the host; a range is free again once
+// every process of its instance is gone. The user namespace maps container
+// ids 0..65535 to the range. Init runs as container root (the range's first
+// id, powerful only inside its own namespaces, and unable to read or search
+// host folders that are not open to others); the function runs as uid/gid
+// 1000 (the range's first id + 1000) with no capabilities, no_new_privs, an
+// empty capability bounding set and no supplementary groups. Nested user
+// namespaces are disabled inside the sandbox (user.max_user_namespaces = 0
+// for its namespace).
+//
+// The instance's user namespace is owned by its range's first id, not by
+// root: the supervisor's spawning thread switches its effective uid to it
+// for the clone. The kernel charges per-user limits (inotify instances,
+// POSIX message queue bytes, pending signals, user namespaces) both to the
+// uid inside and to the namespace owner outside, so an instance that uses
+// up such a limit uses up its own and not host root's or another tenant's.
+//
+// # System calls and abstract sockets
+//
+// Right before it forks the program, init puts its own thread (and so the
+// program, which inherits both) under a seccomp filter that makes kernel
+// keys, POSIX message queues, io_uring, bpf, perf events, userfaultfd,
+// mounts, setns, new user namespaces and tracing of other processes fail
+// with EPERM (clone3 with ENOSYS, so that libc falls back to clone, whose
+// flags the filter can read), and in a Landlock domain that may not connect
+// to abstract unix sockets made outside it (see seccompDenied and
+// scopeAbstractSockets).
 //
 // The code folder and the other read-only sources are opened by the
 // supervisor, as root, with open_tree(OPEN_TREE_CLONE): a detached copy of

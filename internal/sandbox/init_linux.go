@@ -72,6 +72,10 @@ type initConfig struct {
 	NewNet     bool        `json:"new_net"`
 	ExtraFiles int         `json:"extra_files"` // the program's fds 3..3+n-1
 	Mounts     []initMount `json:"mounts"`
+
+	// ScopeSockets: confine the program's abstract unix sockets to the
+	// instance with Landlock (the supervisor checked that the kernel can).
+	ScopeSockets bool `json:"scope_sockets"`
 }
 
 // initMount is a read-only bind. FD, when set, is init's fd of a detached
@@ -630,8 +634,9 @@ func loopbackUp() error {
 
 // startProgram drops what the program must not have and forks it: uid and
 // gid 1000 with no supplementary groups, no capabilities (not even in the
-// bounding set), no_new_privs, no core dumps, only fds 0-2 and its
-// ExtraFiles, in a new session and cgroup namespace.
+// bounding set), no_new_privs, no core dumps, the seccomp filter (see
+// seccompDenied), abstract unix sockets scoped to the instance, only fds
+// 0-2 and its ExtraFiles, in a new session and cgroup namespace.
 func startProgram(cfg *initConfig) (pid int, fault Fault, err error) {
 	// The cgroup namespace is made here, after the supervisor placed us,
 	// so the program sees its own cgroup as "/".
@@ -670,6 +675,15 @@ func startProgram(cfg *initConfig) (pid int, fault Fault, err error) {
 	files := make([]uintptr, 3+cfg.ExtraFiles)
 	for i := range files {
 		files[i] = uintptr(i)
+	}
+	if cfg.ScopeSockets {
+		if err := scopeAbstractSockets(); err != nil {
+			return 0, FaultPlatform, err
+		}
+	}
+	// Last: from here this thread may not mount, trace, and so on.
+	if err := installSeccomp(); err != nil {
+		return 0, FaultPlatform, err
 	}
 	pid, err = syscall.ForkExec(cfg.Path, append([]string{cfg.Path}, cfg.Args...), &syscall.ProcAttr{
 		Dir:   cfg.Dir,

@@ -44,6 +44,7 @@ type Sandbox struct {
 	cg     *cgroup
 	pid    int // init, host view
 	prog   int // the program, host view (0 if unknown)
+	ids    *idLease
 
 	uplinkMu sync.Mutex
 	uplink   io.Closer // NetworkOutbound's way out, until dropped or the end
@@ -66,6 +67,16 @@ var (
 	supportedOnce sync.Once
 	supportedErr  error
 )
+
+// Warnings lists the hardening steps this kernel cannot take, each with
+// what instances then lack; sandboxes still run without them.
+func Warnings() []string {
+	var w []string
+	if err := landlockScopes(); err != nil {
+		w = append(w, "instances' abstract unix sockets are not confined to them, so instances that share a network namespace can reach each other's: "+err.Error())
+	}
+	return w
+}
 
 func supported() error {
 	if os.Geteuid() != 0 {
@@ -97,24 +108,33 @@ func supported() error {
 	if probe == "" {
 		return nil // nothing harmless to run: trust the static checks
 	}
+	lease, err := defaultIDRanges().acquire()
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	defer lease.release()
 	cmd := exec.Command(probe)
-	cmd.SysProcAttr = nsAttr()
-	if err := cmd.Run(); err != nil {
+	cmd.SysProcAttr = nsAttr(lease.first)
+	err = startFromLockedThread(cmd, lease.first)
+	if err == nil {
+		err = cmd.Wait()
+	}
+	if err != nil {
 		return fmt.Errorf("sandbox: cannot start a process in new user, pid, mount, ipc, uts and net namespaces: %w", err)
 	}
 	return nil
 }
 
-// nsAttr is how init is cloned. Container ids 0..65535 map to host
-// HostIDBase.., so init is root only inside; Credential 0/0 makes it so (the
+// nsAttr is how init is cloned. Container ids 0..65535 map to host ids
+// first.., so init is root only inside; Credential 0/0 makes it so (the
 // default would leave it the overflow uid without capabilities), and
 // setgroups is allowed so that its supplementary groups, inherited from the
 // supervisor (host root's), are cleared. Pdeathsig takes the instance down
 // if the supervisor dies. The network namespace is always new: an
 // instance never shares the host's (see NetworkMode).
-func nsAttr() *syscall.SysProcAttr {
+func nsAttr(first int) *syscall.SysProcAttr {
 	flags := uintptr(syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWNET)
-	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: HostIDBase, Size: idMapSize}}
+	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: first, Size: IDRangeSize}}
 	return &syscall.SysProcAttr{
 		Cloneflags:                 flags,
 		UidMappings:                ids,
@@ -159,6 +179,20 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 		ctx, cancel = context.WithTimeout(ctx, defaultStartBudget)
 		defer cancel()
 	}
+	ranges := spec.IDs
+	if ranges == nil {
+		ranges = defaultIDRanges()
+	}
+	lease, err := ranges.acquire()
+	if err != nil {
+		return nil, platformErr(op, "%w", err)
+	}
+	// Until monitor owns it, the range goes back on every failure.
+	defer func() {
+		if err != nil {
+			lease.release()
+		}
+	}()
 
 	// Everything init inherits beyond the program's ExtraFiles. The
 	// binary goes by fd because its folder may not be searchable by the
@@ -177,7 +211,7 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 	var mounts []initMount
 	var trees []*os.File // detached copies of the bind sources, in mounts' order
 	addMount := func(src, target string) (initMount, error) {
-		m, tree, err := bindSource(src, target)
+		m, tree, err := bindSource(src, target, lease.first)
 		if err != nil {
 			return m, err
 		}
@@ -234,7 +268,7 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 	cfg := initConfig{
 		Path: spec.Path, Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
 		Hostname: spec.Hostname, TmpSize: spec.TmpSize, NewNet: true,
-		ExtraFiles: n, Mounts: mounts,
+		ExtraFiles: n, Mounts: mounts, ScopeSockets: landlockScopes() == nil,
 	}
 	ns := make(map[string]string)
 	for _, name := range []string{"mnt", "pid", "user"} {
@@ -261,11 +295,11 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 		Stdout:      spec.Stdout,
 		Stderr:      spec.Stderr,
 		ExtraFiles:  files,
-		SysProcAttr: nsAttr(),
+		SysProcAttr: nsAttr(lease.first),
 		WaitDelay:   waitDelay,
 	}
 	t0 := time.Now()
-	if err := startFromLockedThread(cmd); err != nil {
+	if err := startFromLockedThread(cmd, lease.first); err != nil {
 		cg.remove(context.Background())
 		return early(platformErr(op, "start init: %w", err))
 	}
@@ -274,7 +308,7 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 	}
 	closers = nil
 
-	s := &Sandbox{id: spec.ID, logger: logger, cmd: cmd, cg: cg, pid: cmd.Process.Pid, done: make(chan struct{})}
+	s := &Sandbox{id: spec.ID, logger: logger, cmd: cmd, cg: cg, pid: cmd.Process.Pid, ids: lease, done: make(chan struct{})}
 	// The way out is made while init builds the root.
 	uplink := startOutbound(ctx, spec.Network, s.pid, logger)
 	rep := bufio.NewReader(repR)
@@ -355,7 +389,7 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 		return fail(ctx.Err())
 	}
 	s.prog = childOf(s.pid)
-	logger.Debug("sandbox: started", "pid", s.pid, "program_pid", s.prog, "init_threads", threads, "took", time.Since(t0))
+	logger.Debug("sandbox: started", "pid", s.pid, "program_pid", s.prog, "host_uid", lease.first+FunctionUID, "init_threads", threads, "took", time.Since(t0))
 	go s.monitor(rep, repR)
 	return s, nil
 }
@@ -364,7 +398,7 @@ func Start(ctx context.Context, spec Spec, logger *slog.Logger) (_ *Sandbox, err
 // always where the kernel has open_tree, else only when every folder on
 // dir's path is searchable by the sandbox's ids.
 func Reachable(dir string) error {
-	_, tree, err := bindSource(dir, "/")
+	_, tree, err := bindSource(dir, "/", int(defaultIDRanges().Base()))
 	if tree != nil {
 		tree.Close()
 	}
@@ -379,10 +413,11 @@ func Reachable(dir string) error {
 // source's parent folders (a data dir under /root works).
 //
 // Where open_tree does not exist (Linux before 5.2) tree is nil and init
-// binds the source by path as its own uid (host HostIDBase, no
-// supplementary groups, no capabilities over host files), so every
-// folder on the way must be searchable: bindSource checks that.
-func bindSource(src, target string) (m initMount, tree *os.File, err error) {
+// binds the source by path as its own uid (host uid and gid hostID, the
+// first of the instance's range, no supplementary groups, no capabilities
+// over host files), so every folder on the way must be searchable:
+// bindSource checks that.
+func bindSource(src, target string, hostID int) (m initMount, tree *os.File, err error) {
 	real, err := filepath.EvalSymlinks(src)
 	if err != nil {
 		return initMount{}, nil, err
@@ -407,13 +442,13 @@ func bindSource(src, target string) (m initMount, tree *os.File, err error) {
 		sys := st.Sys().(*syscall.Stat_t)
 		bit := os.FileMode(0o001)
 		switch {
-		case sys.Uid == HostIDBase:
+		case int(sys.Uid) == hostID:
 			bit = 0o100
-		case sys.Gid == HostIDBase:
+		case int(sys.Gid) == hostID:
 			bit = 0o010
 		}
 		if st.Mode().Perm()&bit == 0 {
-			return initMount{}, nil, fmt.Errorf("%s cannot be reached from the sandbox: folder %s (mode %v, owner %d) is not searchable by host uid %d, and this kernel has no open_tree; make every folder on the path searchable by others", src, d, st.Mode().Perm(), sys.Uid, HostIDBase)
+			return initMount{}, nil, fmt.Errorf("%s cannot be reached from the sandbox: folder %s (mode %v, owner %d) is not searchable by host uid %d, and this kernel has no open_tree; make every folder on the path searchable by others", src, d, st.Mode().Perm(), sys.Uid, hostID)
 		}
 		if d == "/" {
 			break
@@ -432,22 +467,25 @@ var spawner struct {
 }
 
 type spawnReq struct {
-	cmd  *exec.Cmd
-	done chan error
+	cmd   *exec.Cmd
+	owner int
+	done  chan error
 }
 
-func startFromLockedThread(cmd *exec.Cmd) error {
+// startFromLockedThread starts cmd, which makes a user namespace that
+// owner owns (see startAsOwner), from the spawner thread.
+func startFromLockedThread(cmd *exec.Cmd, owner int) error {
 	spawner.once.Do(func() {
 		spawner.reqs = make(chan spawnReq)
 		go func() {
 			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
 			for r := range spawner.reqs {
-				r.done <- r.cmd.Start()
+				r.done <- startAsOwner(r.cmd, r.owner)
 			}
 		}()
 	})
 	done := make(chan error, 1)
-	spawner.reqs <- spawnReq{cmd, done}
+	spawner.reqs <- spawnReq{cmd, owner, done}
 	return <-done
 }
 
@@ -555,6 +593,9 @@ func (s *Sandbox) monitor(rep *bufio.Reader, repR *os.File) {
 		s.logger.Error("sandbox: cgroups left behind", "err", err)
 	}
 	s.DropOutbound()
+	// Every process of the instance is gone (init's exit waited for its
+	// pid namespace to empty): its host ids are free again.
+	s.ids.release()
 	s.exit = e
 	s.logger.Debug("sandbox: gone", "exit", e.String())
 	close(s.done)
@@ -562,6 +603,10 @@ func (s *Sandbox) monitor(rep *bufio.Reader, repR *os.File) {
 
 // Pid returns the host pid of the instance's init (pid 1 inside).
 func (s *Sandbox) Pid() int { return s.pid }
+
+// HostUID returns the host uid (and gid) the program runs as: its range's
+// first id plus FunctionUID. It is the instance's alone while it lives.
+func (s *Sandbox) HostUID() int { return s.ids.first + FunctionUID }
 
 // Done is closed when the instance is gone and Wait returns at once.
 func (s *Sandbox) Done() <-chan struct{} { return s.done }

@@ -416,12 +416,15 @@ echo bye
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s.HostUID() < DefaultIDBase+FunctionUID {
+		t.Errorf("HostUID() = %d, want one of a range from %d", s.HostUID(), DefaultIDBase)
+	}
 	for _, l := range strings.Split(string(status), "\n") {
 		if strings.HasPrefix(l, "Uid:") || strings.HasPrefix(l, "Gid:") {
 			f := strings.Fields(l)
 			for _, id := range f[1:] {
-				if id != strconv.Itoa(HostIDBase+FunctionUID) {
-					t.Errorf("host view of the program: %q, want all ids %d", l, HostIDBase+FunctionUID)
+				if id != strconv.Itoa(s.HostUID()) {
+					t.Errorf("host view of the program: %q, want all ids %d", l, s.HostUID())
 				}
 			}
 		}

@@ -26,6 +26,9 @@ func Reachable(dir string) error { return errNotLinux }
 // OutboundSupported reports that NetworkOutbound does not work on this system.
 func OutboundSupported() error { return errNotLinux }
 
+// Warnings lists nothing: there are no sandboxes to harden.
+func Warnings() []string { return nil }
+
 // Start fails: sandboxes need Linux.
 func Start(ctx context.Context, spec Spec, logger *slog.Logger) (*Sandbox, error) {
 	if _, err := spec.withDefaults(); err != nil {

@@ -16,14 +16,11 @@ const (
 	// CodePath is where Spec.CodeDir appears, read-only.
 	CodePath = "/opt/function/code"
 	// FunctionUID and FunctionGID are the ids the program runs as inside the
-	// sandbox. On the host they appear as HostIDBase+1000.
+	// sandbox. On the host they are the instance's id range's first id
+	// plus 1000 (see IDRanges).
 	FunctionUID = 1000
 	FunctionGID = 1000
-	// HostIDBase is the host uid/gid that container id 0 maps to; the map
-	// covers idMapSize ids from there.
-	HostIDBase = 100000
 
-	idMapSize          = 65536
 	minMemory          = 4 << 20
 	defaultTmpSize     = 512 << 20
 	defaultHostname    = "sandbox"
@@ -75,8 +72,8 @@ type Spec struct {
 
 	// CodeDir is bind-mounted read-only at CodePath (may be empty). The
 	// supervisor opens it, so its parent folders may be closed to others;
-	// the program runs as host uid HostIDBase+FunctionUID, so the folder's
-	// own files must be readable by others (or owned by that uid).
+	// the program runs as a host uid of the instance's range, so the
+	// folder's own files must be readable by others.
 	CodeDir string
 	// ExtraRO are more read-only binds, made after everything else (parents
 	// first); a target may not be /, under /proc or /dev, or CodePath. A
@@ -94,6 +91,9 @@ type Spec struct {
 	Pids      int64
 	CPUShares int64       // cpu.shares weight (1024 = one CPU's share); 0 = default. See SharesFromMillicores.
 	Network   NetworkMode // NetworkNone (the zero value) or NetworkOutbound
+	// IDs hands the instance its host uid/gid range; nil means a range
+	// of DefaultIDRanges from DefaultIDBase.
+	IDs *IDRanges
 
 	// Standard streams. An *os.File is passed directly (best for the
 	// runtime protocol); any other reader or writer is copied through a
