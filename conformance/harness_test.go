@@ -43,7 +43,7 @@ const (
 	bootUser      = "admin"   // the bootstrap user FGS_PASSWORD creates
 	userAgent     = "openfgs-conformance"
 
-	healthTimeout = 20 * time.Second
+	healthTimeout = 60 * time.Second // ~40 servers start at once on 2 cores, each compiling the Java bootstrap
 	stopTimeout   = 15 * time.Second
 )
 
