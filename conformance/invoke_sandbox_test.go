@@ -2,7 +2,9 @@ package conformance
 
 import (
 	"encoding/json"
+	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -421,7 +423,7 @@ func TestInvokeTenantSandboxes(t *testing.T) {
 		for _, f := range fns[1:] {
 			s.callAs(t, f.c, f.urn, "connect", map[string]string{"name": aName}, &got)
 			t.Logf("%s connecting to A's @%s: %s", f.what, aName, got)
-			if got == "" || got[:8] != "refused " {
+			if !strings.HasPrefix(got, "refused ") {
 				t.Errorf("%s connecting to tenant A's abstract socket @%s: %q, want it refused", f.what, aName, got)
 			}
 		}
@@ -430,13 +432,18 @@ func TestInvokeTenantSandboxes(t *testing.T) {
 			if s.callAs(t, b, bCustom, "listen", map[string]string{"name": bName}, &got); got != "listening" {
 				t.Fatalf("B listen: %q", got)
 			}
-			if s.callAs(t, a, aPy, "connect", map[string]string{"name": bName}, &got); got == "" || got[:8] != "refused " {
+			if s.callAs(t, a, aPy, "connect", map[string]string{"name": bName}, &got); !strings.HasPrefix(got, "refused ") {
 				t.Errorf("tenant A connecting to tenant B's abstract socket @%s: %q, want it refused", bName, got)
 			}
 		}
 	})
 
 	t.Run("InotifyLimitStaysWithTheFunction", func(t *testing.T) {
+		if b, err := os.ReadFile("/proc/sys/fs/inotify/max_user_instances"); err != nil {
+			t.Skipf("no inotify limit to reach: %v", err)
+		} else if n, _ := strconv.Atoi(strings.TrimSpace(string(b))); n > 900 {
+			t.Skipf("fs.inotify.max_user_instances = %d: a function runs out of file descriptors first", n)
+		}
 		var grab struct {
 			Count int    `json:"count"`
 			Error string `json:"error"`
